@@ -1,0 +1,589 @@
+#include "core.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <elfutils/libdwelf.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *pg_source_name(enum pg_source s)
+{
+	switch (s) {
+	case PG_SRC_CORE: return "core";
+	case PG_SRC_FILE: return "file";
+	case PG_SRC_HOLE: return "hole";
+	case PG_SRC_TRUNC: return "truncated";
+	}
+	return "?";
+}
+
+/* ---- memory reader ---------------------------------------------------- */
+
+const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->segs[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct pg_segment *s = &m->segs[lo - 1];
+	if (addr >= s->end)
+		return NULL;
+	m->last = lo - 1;
+	return s;
+}
+
+static pg_error *seg_fault(const struct pg_segment *s, uint64_t addr)
+{
+	if (!s)
+		return pg_error_fault(addr, "address 0x%" PRIx64 " is not mapped in the process", addr);
+	if (s->source == PG_SRC_TRUNC)
+		return pg_error_fault(addr, "address 0x%" PRIx64 " lies in the truncated part of the core", addr);
+	return pg_error_fault(addr, "address 0x%" PRIx64 " is mapped, but its bytes are neither in the core nor in a mapped file", addr);
+}
+
+pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+	while (len) {
+		if (addr + len < addr)
+			return pg_error_fault(addr, "read of %zu bytes at 0x%" PRIx64 " wraps around", len, addr);
+		const struct pg_segment *s = pg_mem_find(m, addr);
+		if (!s || !s->data)
+			return seg_fault(s, addr);
+		uint64_t avail = s->end - addr;
+		size_t n = avail < len ? (size_t)avail : len;
+		memcpy(out, s->data + (addr - s->start), n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return NULL;
+}
+
+pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, bool *truncated)
+{
+	size_t got = 0;
+	if (truncated)
+		*truncated = false;
+	if (cap == 0)
+		return NULL;
+	while (got + 1 < cap) {
+		const struct pg_segment *s = pg_mem_find(m, addr);
+		if (!s || !s->data) {
+			buf[got] = 0;
+			return seg_fault(s, addr);
+		}
+		const uint8_t *p = s->data + (addr - s->start);
+		uint64_t avail = s->end - addr;
+		size_t want = cap - 1 - got;
+		size_t n = avail < want ? (size_t)avail : want;
+		const uint8_t *z = memchr(p, 0, n);
+		if (z) {
+			memcpy(buf + got, p, (size_t)(z - p));
+			buf[got + (size_t)(z - p)] = 0;
+			return NULL;
+		}
+		memcpy(buf + got, p, n);
+		got += n;
+		addr += n;
+	}
+	buf[got] = 0;
+	if (truncated)
+		*truncated = true;
+	return NULL;
+}
+
+/* An interval of bytes a layer offers; prio decides who wins. */
+struct ival {
+	uint64_t start, end;
+	const uint8_t *data;
+	uint8_t source;
+	uint8_t prio;
+};
+
+static int ival_cmp(const void *a, const void *b)
+{
+	const struct ival *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return (x->prio < y->prio) - (x->prio > y->prio); /* higher prio first */
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sort and trim a list so that no two intervals overlap: where they do, the
+ * earlier-starting (or higher-priority) one keeps the bytes. */
+static size_t normalise(struct ival *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), ival_cmp);
+	size_t out = 0;
+	uint64_t covered = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ival x = v[i];
+		if (x.end <= x.start)
+			continue;
+		if (out && x.start < covered) {
+			if (x.end <= covered)
+				continue;
+			if (x.data)
+				x.data += covered - x.start;
+			x.start = covered;
+		}
+		v[out++] = x;
+		covered = x.end;
+	}
+	return out;
+}
+
+/* Overlay of two normalised lists: at each address the interval with the
+ * highest prio wins.  Produces elementary pieces, then merges contiguous ones. */
+static pg_error *overlay(struct ival *a, size_t na, struct ival *b, size_t nb, struct pg_mem *m)
+{
+	size_t np = 2 * (na + nb);
+	uint64_t *pts = pg_reallocarray(NULL, np ? np : 1, sizeof(*pts));
+	if (!pts)
+		return &pg_enomem;
+	size_t k = 0;
+	for (size_t i = 0; i < na; i++) {
+		pts[k++] = a[i].start;
+		pts[k++] = a[i].end;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		pts[k++] = b[i].start;
+		pts[k++] = b[i].end;
+	}
+	qsort(pts, k, sizeof(*pts), u64_cmp);
+	struct pg_segment *segs = pg_reallocarray(NULL, k ? k : 1, sizeof(*segs));
+	if (!segs) {
+		free(pts);
+		return &pg_enomem;
+	}
+	size_t ns = 0, i = 0, j = 0;
+	for (size_t p = 0; p + 1 < k; p++) {
+		uint64_t lo = pts[p], hi = pts[p + 1];
+		if (lo == hi)
+			continue;
+		while (i < na && a[i].end <= lo)
+			i++;
+		while (j < nb && b[j].end <= lo)
+			j++;
+		const struct ival *ca = (i < na && a[i].start <= lo) ? &a[i] : NULL;
+		const struct ival *cb = (j < nb && b[j].start <= lo) ? &b[j] : NULL;
+		const struct ival *w = ca;
+		if (!w || (cb && cb->prio > w->prio))
+			w = cb;
+		if (!w)
+			continue;
+		const uint8_t *d = w->data ? w->data + (lo - w->start) : NULL;
+		if (ns && segs[ns - 1].end == lo && segs[ns - 1].source == w->source &&
+		    ((!d && !segs[ns - 1].data) ||
+		     (d && segs[ns - 1].data && segs[ns - 1].data + (lo - segs[ns - 1].start) == d))) {
+			segs[ns - 1].end = hi;
+			continue;
+		}
+		segs[ns++] = (struct pg_segment){ .start = lo, .end = hi, .data = d, .source = w->source };
+	}
+	free(pts);
+	m->segs = segs;
+	m->n = ns;
+	m->last = 0;
+	if (!ns) {
+		/* keep pg_ptr's fast path safe: one empty segment */
+		m->segs[0] = (struct pg_segment){ 0 };
+	}
+	return NULL;
+}
+
+/* ---- libdwfl ---------------------------------------------------------- */
+
+static pg_error *dwfl_err(const char *call)
+{
+	return pg_error_create(PG_ERR_INPUT, "%s: %s", call, dwfl_errmsg(-1));
+}
+
+/* find_elf for --sysroot: every file the core names is looked up under the
+ * sysroot, and taken only if its build-id is the one the core recorded. */
+static const char *g_sysroot; /* one session per process */
+
+static int sysroot_find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
+			    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	const unsigned char *want = NULL;
+	GElf_Addr vaddr;
+	int wantlen = dwfl_module_build_id(mod, &want, &vaddr);
+	if (g_sysroot && modname && modname[0] == '/') {
+		char *path = pg_asprintf("%s%s", g_sysroot, modname);
+		int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0) {
+			Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+			const void *have = NULL;
+			ssize_t havelen = e ? dwelf_elf_gnu_build_id(e, &have) : -1;
+			if (e && (wantlen <= 0 ||
+				  (havelen == wantlen && memcmp(have, want, (size_t)wantlen) == 0))) {
+				pg_log("module %s: using %s (build-id matches)", modname, path);
+				*file_name = path;
+				*elfp = e;
+				return fd;
+			}
+			pg_log("module %s: %s has another build-id, not used", modname, path);
+			if (e)
+				elf_end(e);
+			close(fd);
+		} else if (path) {
+			pg_log("module %s: no %s", modname, path);
+		}
+		free(path);
+	}
+	/* by build-id in the debug path (under the sysroot's when --sysroot) */
+	return dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
+}
+
+/* ---- notes ------------------------------------------------------------ */
+
+#include <sys/procfs.h>
+
+static void read_notes(struct pg_core *c, struct pg_warnings *w)
+{
+	size_t phnum;
+	if (elf_getphdrnum(c->elf, &phnum) != 0)
+		return;
+	bool have_siginfo = false;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(c->elf, (int)i, &ph) || ph.p_type != PT_NOTE)
+			continue;
+		if (ph.p_offset > c->size || ph.p_filesz > c->size - ph.p_offset) {
+			pg_warn_partial(w, "the core's notes are cut off (core truncated): process facts may be missing");
+			if (ph.p_offset >= c->size)
+				continue;
+			ph.p_filesz = c->size - ph.p_offset;
+		}
+		Elf_Data *d = elf_getdata_rawchunk(c->elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
+		if (!d)
+			continue;
+		size_t off = 0, noff, doff;
+		GElf_Nhdr nh;
+		while (off < d->d_size && (off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+			const uint8_t *desc = (const uint8_t *)d->d_buf + doff;
+			const char *name = (const char *)d->d_buf + noff;
+			if (nh.n_namesz < 5 || memcmp(name, "CORE", 4) != 0)
+				continue;
+			switch (nh.n_type) {
+			case NT_PRSTATUS:
+				if (nh.n_descsz >= sizeof(struct elf_prstatus)) {
+					struct elf_prstatus st;
+					memcpy(&st, desc, sizeof(st));
+					if (c->threads == 0) {
+						if (!have_siginfo)
+							c->signal = st.pr_cursig;
+						if (!c->pid)
+							c->pid = st.pr_pid;
+					}
+					c->threads++;
+				}
+				break;
+			case NT_PRPSINFO:
+				if (nh.n_descsz >= sizeof(struct elf_prpsinfo)) {
+					struct elf_prpsinfo ps;
+					memcpy(&ps, desc, sizeof(ps));
+					c->pid = ps.pr_pid;
+					memcpy(c->fname, ps.pr_fname, sizeof(ps.pr_fname));
+					c->fname[sizeof(c->fname) - 1] = 0;
+					memcpy(c->psargs, ps.pr_psargs, sizeof(ps.pr_psargs));
+					c->psargs[sizeof(c->psargs) - 1] = 0;
+				}
+				break;
+			case NT_SIGINFO:
+				if (nh.n_descsz >= 4) {
+					int32_t signo;
+					memcpy(&signo, desc, 4);
+					c->signal = signo;
+					have_siginfo = true;
+				}
+				break;
+			case NT_AUXV:
+				for (size_t k = 0; k + 16 <= nh.n_descsz; k += 16) {
+					uint64_t type, val;
+					memcpy(&type, desc + k, 8);
+					memcpy(&val, desc + k + 8, 8);
+					if (type == AT_ENTRY)
+						c->at_entry = val;
+				}
+				break;
+			}
+		}
+	}
+}
+
+static enum pg_made_by made_by(Elf *elf)
+{
+	/* gdb's gcore writes section headers named note0/load/.reg...; the
+	 * kernel writes none (or only the extended-numbering entry 0). */
+	size_t shnum = 0, shstrndx = 0;
+	if (elf_getshdrnum(elf, &shnum) != 0 || shnum <= 1)
+		return PG_MADE_KERNEL;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return PG_MADE_UNKNOWN;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		const char *n = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (n && (strcmp(n, "note0") == 0 || strcmp(n, "load") == 0))
+			return PG_MADE_GCORE;
+	}
+	return PG_MADE_UNKNOWN;
+}
+
+/* ---- segments --------------------------------------------------------- */
+
+struct file_ivals {
+	struct ival *v;
+	size_t n, cap;
+	struct pg_warnings *w;
+};
+
+static int add_module_file(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *arg)
+{
+	(void)ud;
+	(void)start;
+	struct file_ivals *fi = arg;
+	GElf_Addr bias = 0;
+	Elf *e = dwfl_module_getelf(mod, &bias);
+	if (!e) {
+		pg_log("module %s: no ELF file found (%s): its read-only data is unavailable",
+		       name, dwfl_errmsg(-1));
+		return DWARF_CB_OK;
+	}
+	size_t rawsize = 0;
+	const uint8_t *raw = (const uint8_t *)elf_rawfile(e, &rawsize);
+	size_t phnum;
+	if (!raw || elf_getphdrnum(e, &phnum) != 0)
+		return DWARF_CB_OK;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		if (ph.p_offset > rawsize || ph.p_filesz > rawsize - ph.p_offset) {
+			pg_warn(fi->w, "module %s: its file is shorter than its program headers say", name);
+			continue;
+		}
+		if (pg_grow((void **)&fi->v, &fi->cap, fi->n + 1, sizeof(*fi->v)))
+			return DWARF_CB_ABORT;
+		fi->v[fi->n++] = (struct ival){
+			.start = ph.p_vaddr + bias, .end = ph.p_vaddr + bias + ph.p_filesz,
+			.data = raw + ph.p_offset, .source = PG_SRC_FILE, .prio = 2,
+		};
+	}
+	return DWARF_CB_OK;
+}
+
+static pg_error *build_memory(struct pg_core *c, struct pg_warnings *w)
+{
+	size_t phnum;
+	if (elf_getphdrnum(c->elf, &phnum) != 0)
+		return pg_error_create(PG_ERR_INPUT, "%s: cannot read program headers: %s", c->path, elf_errmsg(-1));
+	struct ival *cv = pg_reallocarray(NULL, 2 * phnum + 1, sizeof(*cv));
+	if (!cv)
+		return &pg_enomem;
+	size_t nc = 0;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(c->elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		uint64_t va = ph.p_vaddr, filesz = ph.p_filesz, memsz = ph.p_memsz;
+		if (va + memsz < va || filesz > memsz)
+			continue;
+		uint64_t have = 0;
+		if (ph.p_offset < c->size)
+			have = c->size - ph.p_offset < filesz ? c->size - ph.p_offset : filesz;
+		if (have)
+			cv[nc++] = (struct ival){ va, va + have, c->map + ph.p_offset, PG_SRC_CORE, 3 };
+		if (have < filesz) {
+			c->truncated = true;
+			c->missing_bytes += filesz - have;
+			cv[nc++] = (struct ival){ va + have, va + filesz, NULL, PG_SRC_TRUNC, 3 };
+		}
+		if (memsz > filesz)
+			cv[nc++] = (struct ival){ va + filesz, va + memsz, NULL, PG_SRC_HOLE, 1 };
+	}
+	nc = normalise(cv, nc);
+	struct file_ivals fi = { .w = w };
+	if (dwfl_getmodules(c->dwfl, add_module_file, &fi, 0) != 0) {
+		free(cv);
+		free(fi.v);
+		return &pg_enomem;
+	}
+	fi.n = normalise(fi.v, fi.n);
+	pg_error *err = overlay(cv, nc, fi.v, fi.n, &c->mem);
+	free(cv);
+	free(fi.v);
+	if (err)
+		return err;
+	if (c->truncated)
+		pg_warn_partial(w, "the core is truncated: %" PRIu64 " bytes of process memory it should hold are missing",
+				c->missing_bytes);
+	return NULL;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, struct pg_core **ret)
+{
+	pg_error *err = NULL;
+	struct pg_core *c = calloc(1, sizeof(*c));
+	if (!c)
+		return &pg_enomem;
+	c->fd = -1;
+	c->path = pg_strdup(o->path);
+	if (!c->path) {
+		err = &pg_enomem;
+		goto fail;
+	}
+	c->fd = open(o->path, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: cannot open: %s", o->path, strerror(errno));
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: not a regular file", o->path);
+		goto fail;
+	}
+	c->size = (size_t)st.st_size;
+	if (c->size < sizeof(Elf64_Ehdr)) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF core file (only %zu bytes)", o->path, c->size);
+		goto fail;
+	}
+	void *map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
+	if (map == MAP_FAILED) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: cannot map: %s", o->path, strerror(errno));
+		goto fail;
+	}
+	c->map = map;
+	if (memcmp(c->map, ELFMAG, SELFMAG) != 0) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF file, so not a core dump", o->path);
+		goto fail;
+	}
+	elf_version(EV_CURRENT);
+	c->elf = elf_begin(c->fd, ELF_C_READ_MMAP, NULL);
+	if (!c->elf) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: elf_begin: %s", o->path, elf_errmsg(-1));
+		goto fail;
+	}
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(c->elf, &eh)) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: bad ELF header: %s", o->path, elf_errmsg(-1));
+		goto fail;
+	}
+	if (eh.e_type != ET_CORE) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: an ELF %s, not a core dump",
+				      o->path, eh.e_type == ET_EXEC ? "executable" :
+				      eh.e_type == ET_DYN ? "shared object or PIE executable" :
+				      eh.e_type == ET_REL ? "object file" : "file");
+		goto fail;
+	}
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: a core of another architecture (only x86-64 is supported)", o->path);
+		goto fail;
+	}
+	size_t phnum;
+	if (elf_getphdrnum(c->elf, &phnum) != 0 || phnum == 0 ||
+	    eh.e_phoff > c->size || phnum * (size_t)eh.e_phentsize > c->size - eh.e_phoff) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: the core is truncated before the end of its program headers", o->path);
+		goto fail;
+	}
+	c->made_by = made_by(c->elf);
+	read_notes(c, w);
+
+	if (o->sysroot) {
+		c->sysroot = pg_strdup(o->sysroot);
+		g_sysroot = c->sysroot;
+	}
+	if (o->debuginfo_path)
+		c->debuginfo_path = pg_asprintf("%s", o->debuginfo_path);
+	else if (o->sysroot)
+		c->debuginfo_path = pg_asprintf(":.debug:%s/usr/lib/debug", o->sysroot);
+	else
+		c->debuginfo_path = pg_asprintf(":.debug:/usr/lib/debug");
+	if (!c->debuginfo_path) {
+		err = &pg_enomem;
+		goto fail;
+	}
+	c->callbacks.find_elf = sysroot_find_elf;
+	c->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	c->callbacks.debuginfo_path = &c->debuginfo_path;
+	c->dwfl = dwfl_begin(&c->callbacks);
+	if (!c->dwfl) {
+		err = dwfl_err("dwfl_begin");
+		goto fail;
+	}
+	if (o->exe) {
+		c->exe = pg_strdup(o->exe);
+		if (access(o->exe, R_OK) != 0) {
+			err = pg_error_create(PG_ERR_INPUT, "--exe %s: %s", o->exe, strerror(errno));
+			goto fail;
+		}
+	}
+	dwfl_report_begin(c->dwfl);
+	int nmod = dwfl_core_file_report(c->dwfl, c->elf, c->exe);
+	if (nmod < 0) {
+		err = dwfl_err("dwfl_core_file_report");
+		goto fail;
+	}
+	if (dwfl_report_end(c->dwfl, NULL, NULL) != 0) {
+		err = dwfl_err("dwfl_report_end");
+		goto fail;
+	}
+	pg_log("%s: %d modules reported, made by %s, %d threads", o->path, nmod,
+	       c->made_by == PG_MADE_GCORE ? "gcore" : c->made_by == PG_MADE_KERNEL ? "the kernel" : "?",
+	       c->threads);
+	err = build_memory(c, w);
+	if (err)
+		goto fail;
+	*ret = c;
+	return NULL;
+fail:
+	pg_core_close(c);
+	return err;
+}
+
+void pg_core_close(struct pg_core *c)
+{
+	if (!c)
+		return;
+	if (c->dwfl)
+		dwfl_end(c->dwfl);
+	if (c->elf)
+		elf_end(c->elf);
+	if (c->map)
+		munmap((void *)c->map, c->size);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (g_sysroot == c->sysroot)
+		g_sysroot = NULL;
+	free(c->mem.segs);
+	free(c->debuginfo_path);
+	free(c->sysroot);
+	free(c->exe);
+	free(c->path);
+	free(c);
+}

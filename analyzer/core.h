@@ -1,0 +1,106 @@
+/* The core file: libdwfl session (modules, build-ids, debug files), the
+ * process facts from the notes, and a memory reader that layers the core's
+ * bytes over the mapped ELF files' bytes. */
+#ifndef PG_CORE_H
+#define PG_CORE_H
+
+#include <elfutils/libdwfl.h>
+#include <string.h>
+
+#include "error.h"
+
+enum pg_source {
+	PG_SRC_CORE = 1,  /* bytes from the core's PT_LOAD (p_filesz part) */
+	PG_SRC_FILE,      /* bytes from a mapped ELF file on disk */
+	PG_SRC_HOLE,      /* mapped in the process, but no bytes anywhere */
+	PG_SRC_TRUNC,     /* the core says it holds these bytes but the file ends first */
+};
+
+struct pg_segment {
+	uint64_t start, end;  /* [start, end) */
+	const uint8_t *data;  /* bytes for start, or NULL for HOLE/TRUNC */
+	uint8_t source;
+};
+
+struct pg_mem {
+	struct pg_segment *segs;  /* sorted, non-overlapping */
+	size_t n;
+	size_t last;              /* index of the last segment hit */
+};
+
+struct pg_core_options {
+	const char *path;
+	const char *exe;             /* --exe */
+	const char *sysroot;         /* --sysroot */
+	const char *debuginfo_path;  /* --debuginfo-path */
+};
+
+enum pg_made_by { PG_MADE_UNKNOWN, PG_MADE_KERNEL, PG_MADE_GCORE };
+
+struct pg_core {
+	char *path;
+	int fd;
+	const uint8_t *map;
+	size_t size;
+	Elf *elf;
+	Dwfl *dwfl;
+	Dwfl_Callbacks callbacks;
+	char *debuginfo_path;   /* what libdwfl searches (callbacks.debuginfo_path) */
+	char *sysroot;
+	char *exe;
+	struct pg_mem mem;
+	/* from the notes */
+	int pid;
+	int threads;
+	int signal;
+	char fname[17];
+	char psargs[81];
+	uint64_t at_entry;
+	enum pg_made_by made_by;
+	bool truncated;
+	uint64_t missing_bytes;  /* core bytes the file should hold but does not */
+};
+
+pg_error *pg_core_open(const struct pg_core_options *opts, struct pg_warnings *w,
+		       struct pg_core **ret);
+void pg_core_close(struct pg_core *core);
+
+/* Slow path of pg_ptr: finds the segment holding addr. */
+const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr);
+
+/* A pointer to len readable bytes at addr when they lie in one segment,
+ * else NULL (then use pg_read, which also crosses segments). */
+static inline const uint8_t *pg_ptr(struct pg_mem *m, uint64_t addr, size_t len)
+{
+	const struct pg_segment *s = &m->segs[m->last];
+	if (!(m->n && addr >= s->start && addr < s->end)) {
+		s = pg_mem_find(m, addr);
+		if (!s)
+			return NULL;
+	}
+	if (!s->data || len > s->end - addr)
+		return NULL;
+	return s->data + (addr - s->start);
+}
+
+/* Reads len bytes at addr, across segments; fails with PG_ERR_FAULT naming
+ * why (unmapped, not in the core, core truncated). */
+pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len);
+
+static inline pg_error *pg_read_u64(struct pg_mem *m, uint64_t addr, uint64_t *out)
+{
+	const uint8_t *p = pg_ptr(m, addr, 8);
+	if (p) {
+		memcpy(out, p, 8);
+		return NULL;
+	}
+	return pg_read(m, addr, out, 8);
+}
+
+/* Reads a NUL-terminated string of at most cap-1 bytes; a longer one is cut
+ * and *truncated set (when non-NULL). */
+pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, bool *truncated);
+
+const char *pg_source_name(enum pg_source s);
+
+#endif

@@ -1,0 +1,177 @@
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+pg_error pg_enomem = {
+	.kind = PG_ERR_NOMEM, .is_static = true, .message = (char *)"out of memory",
+};
+
+int pg_verbose;
+
+static pg_error *vcreate(enum pg_error_kind kind, uint64_t addr, const char *fmt, va_list ap)
+{
+	pg_error *e = malloc(sizeof(*e));
+	if (!e)
+		return &pg_enomem;
+	if (vasprintf(&e->message, fmt, ap) < 0) {
+		free(e);
+		return &pg_enomem;
+	}
+	e->kind = kind;
+	e->is_static = false;
+	e->addr = addr;
+	return e;
+}
+
+pg_error *pg_error_create(enum pg_error_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pg_error *e = vcreate(kind, 0, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+pg_error *pg_error_fault(uint64_t addr, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pg_error *e = vcreate(PG_ERR_FAULT, addr, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+pg_error *pg_error_prefix(pg_error *err, const char *fmt, ...)
+{
+	if (!err || err->is_static)
+		return err;
+	char *prefix = NULL, *msg = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&prefix, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return err;
+	if (asprintf(&msg, "%s: %s", prefix, err->message) >= 0) {
+		free(err->message);
+		err->message = msg;
+	}
+	free(prefix);
+	return err;
+}
+
+void pg_error_destroy(pg_error *err)
+{
+	if (!err || err->is_static)
+		return;
+	free(err->message);
+	free(err);
+}
+
+static void vwarn(struct pg_warnings *w, const char *fmt, va_list ap)
+{
+	if (w->n >= PG_WARNINGS_MAX) {
+		w->dropped++;
+		return;
+	}
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) < 0) {
+		w->dropped++;
+		return;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		if (strcmp(w->msgs[i], m) == 0) {
+			free(m);
+			return;
+		}
+	}
+	if (pg_grow((void **)&w->msgs, &w->cap, w->n + 1, sizeof(char *))) {
+		free(m);
+		w->dropped++;
+		return;
+	}
+	w->msgs[w->n++] = m;
+	if (pg_verbose)
+		fprintf(stderr, "pycore-garbage: warning: %s\n", m);
+}
+
+void pg_warn(struct pg_warnings *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(w, fmt, ap);
+	va_end(ap);
+}
+
+void pg_warn_partial(struct pg_warnings *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vwarn(w, fmt, ap);
+	va_end(ap);
+	w->partial = true;
+}
+
+void pg_warnings_free(struct pg_warnings *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->msgs[i]);
+	free(w->msgs);
+	w->msgs = NULL;
+	w->n = w->cap = 0;
+}
+
+void pg_log(const char *fmt, ...)
+{
+	if (!pg_verbose)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pycore-garbage: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void *pg_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	size_t bytes = n * size;
+	return realloc(p, bytes ? bytes : 1);
+}
+
+char *pg_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *pg_asprintf(const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return r < 0 ? NULL : s;
+}
+
+pg_error *pg_grow(void **arr, size_t *cap, size_t need, size_t esz)
+{
+	if (need <= *cap)
+		return NULL;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return &pg_enomem;
+		ncap *= 2;
+	}
+	void *p = pg_reallocarray(*arr, ncap, esz);
+	if (!p)
+		return &pg_enomem;
+	*arr = p;
+	*cap = ncap;
+	return NULL;
+}

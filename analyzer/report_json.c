@@ -1,0 +1,116 @@
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "report.h"
+
+static json_t *addr_str(uint64_t a)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, a);
+	return json_string(buf);
+}
+
+#define SET(obj, key, val) json_object_set_new((obj), (key), (val))
+
+static json_t *core_json(const struct pg_analysis *a)
+{
+	const struct pg_core *c = a->core;
+	json_t *o = json_object();
+	SET(o, "path", json_string(c->path));
+	SET(o, "pid", json_integer(c->pid));
+	SET(o, "executable", a->in && a->in->modname ? json_string(a->in->modname) : json_null());
+	SET(o, "command", json_string(c->psargs));
+	SET(o, "made_by", json_string(pg_made_by_name(c->made_by)));
+	SET(o, "signal", c->signal ? json_integer(c->signal) : json_null());
+	SET(o, "threads", json_integer(c->threads));
+	SET(o, "truncated", json_boolean(c->truncated));
+	return o;
+}
+
+static json_t *python_json(const struct pg_interp *in)
+{
+	json_t *o = json_object();
+	SET(o, "version", json_string(in->version));
+	SET(o, "build", json_string(in->debug_build ? "debug" : "release"));
+	SET(o, "module", json_string(in->modname));
+	SET(o, "build_id", json_string(in->build_id));
+	SET(o, "elf_file", in->mainfile ? json_string(in->mainfile) : json_null());
+	SET(o, "debuginfo", in->debugfile ? json_string(in->debugfile) : json_null());
+	SET(o, "layouts", json_string("dwarf"));
+	return o;
+}
+
+int pg_report_json(FILE *out, const struct pg_analysis *a)
+{
+	const struct pg_heap *h = a->heap;
+	json_t *root = json_object();
+	SET(root, "schema", json_string("pycore-garbage/1"));
+	SET(root, "core", core_json(a));
+	SET(root, "python", python_json(a->in));
+	json_t *gens = json_array();
+	for (int g = 0; g < 3; g++) {
+		json_t *o = json_object();
+		SET(o, "count", json_integer((json_int_t)h->gen[g].count));
+		SET(o, "threshold", json_integer(h->gen[g].threshold));
+		SET(o, "counter", json_integer(h->gen[g].counter));
+		SET(o, "complete", json_boolean(h->gen[g].complete));
+		json_array_append_new(gens, o);
+	}
+	SET(root, "generations", gens);
+	SET(root, "collecting", json_boolean(h->collecting));
+	json_t *tr = json_object();
+	SET(tr, "count", json_integer((json_int_t)h->nobj));
+	SET(tr, "bytes", json_integer((json_int_t)h->total_bytes));
+	SET(root, "tracked", tr);
+
+	json_t *garb = json_array();
+	for (size_t i = 0; i < h->ngarbage; i++) {
+		const struct pg_garbage_item *gi = &h->garbage[i];
+		json_t *o = json_object();
+		SET(o, "addr", addr_str(gi->addr));
+		if (gi->row != UINT32_MAX) {
+			SET(o, "type", json_string(h->rows[gi->row].name));
+			SET(o, "oldstyle", json_boolean(h->rows[gi->row].oldstyle));
+		} else {
+			SET(o, "type", json_null());
+			SET(o, "oldstyle", json_false());
+		}
+		SET(o, "refcnt", gi->readable ? json_integer(gi->refcnt) : json_null());
+		SET(o, "size", gi->readable ? json_integer((json_int_t)gi->size) : json_null());
+		json_array_append_new(garb, o);
+	}
+	SET(root, "garbage", garb);
+	SET(root, "garbage_list", h->garbage_exists ? addr_str(h->garbage_list) : json_null());
+
+	json_t *types = json_array();
+	uint32_t *order = pg_rows_sorted(h);
+	for (size_t i = 0; order && i < h->nrows; i++) {
+		const struct pg_row *r = &h->rows[order[i]];
+		if (!r->count)
+			continue;
+		json_t *o = json_object();
+		SET(o, "type", json_string(r->name));
+		SET(o, "oldstyle", json_boolean(r->oldstyle));
+		SET(o, "count", json_integer((json_int_t)r->count));
+		SET(o, "bytes", json_integer((json_int_t)r->bytes));
+		json_array_append_new(types, o);
+	}
+	free(order);
+	SET(root, "types", types);
+	SET(root, "partial", json_boolean(a->warn->partial));
+	json_t *warns = json_array();
+	for (size_t i = 0; i < a->warn->n; i++)
+		json_array_append_new(warns, json_string(a->warn->msgs[i]));
+	if (a->warn->dropped) {
+		char buf[80];
+		snprintf(buf, sizeof(buf), "%zu more warnings not shown", a->warn->dropped);
+		json_array_append_new(warns, json_string(buf));
+	}
+	SET(root, "warnings", warns);
+	int r = json_dumpf(root, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (r == 0 && fputc('\n', out) == EOF)
+		r = -1;
+	return r;
+}

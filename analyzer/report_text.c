@@ -1,0 +1,167 @@
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+/* 1234567 -> "1,234,567" */
+static const char *num(char *buf, size_t cap, uint64_t v)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	size_t o = 0;
+	for (int i = 0; i < n && o + 2 < cap; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+static const char *bytes(char *buf, size_t cap, uint64_t v)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	if (v < 1024) {
+		snprintf(buf, cap, "%" PRIu64 " B", v);
+		return buf;
+	}
+	double d = (double)v / 1024;
+	int u = 0;
+	while (d >= 1024 && u < 3) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
+	return buf;
+}
+
+struct garb_group {
+	uint32_t row;
+	uint64_t count, bytes;
+	size_t first;  /* index of the first item */
+};
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct garb_group *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+#define ADDRS_PER_GROUP 5
+
+static void garbage_section(FILE *out, const struct pg_analysis *a)
+{
+	const struct pg_heap *h = a->heap;
+	char b1[32], b2[32];
+	if (!a->in->garbage_var) {
+		fprintf(out, "gc.garbage: not found in this interpreter (see warnings)\n\n");
+		return;
+	}
+	if (!h->ngarbage) {
+		fprintf(out, "gc.garbage is %s\n\n", h->garbage_exists ? "empty" : "not created yet (empty)");
+		return;
+	}
+	struct garb_group *gr = calloc(h->ngarbage, sizeof(*gr));
+	size_t ng = 0;
+	uint64_t total = 0;
+	for (size_t i = 0; gr && i < h->ngarbage; i++) {
+		const struct pg_garbage_item *gi = &h->garbage[i];
+		size_t k;
+		for (k = 0; k < ng && gr[k].row != gi->row; k++)
+			;
+		if (k == ng)
+			gr[ng++] = (struct garb_group){ .row = gi->row, .first = i };
+		gr[k].count++;
+		gr[k].bytes += gi->size;
+		total += gi->size;
+	}
+	fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
+		bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
+	if (!gr)
+		return;
+	qsort(gr, ng, sizeof(*gr), group_cmp);
+	for (size_t k = 0; k < ng; k++) {
+		const char *name = gr[k].row == UINT32_MAX ? "<unreadable>" : h->rows[gr[k].row].name;
+		bool old = gr[k].row != UINT32_MAX && h->rows[gr[k].row].oldstyle;
+		fprintf(out, "  x%-9s %-10s %s%s\n", num(b1, sizeof(b1), gr[k].count),
+			bytes(b2, sizeof(b2), gr[k].bytes), name, old ? " (old-style instance)" : "");
+		size_t shown = 0;
+		for (size_t i = gr[k].first; i < h->ngarbage && shown < ADDRS_PER_GROUP; i++) {
+			const struct pg_garbage_item *gi = &h->garbage[i];
+			if (gi->row != gr[k].row)
+				continue;
+			if (gi->readable)
+				fprintf(out, "      [%zu] 0x%" PRIx64 "  refcnt %" PRId64 "  %s\n", i, gi->addr,
+					gi->refcnt, bytes(b2, sizeof(b2), gi->size));
+			else
+				fprintf(out, "      [%zu] 0x%" PRIx64 "  (unreadable)\n", i, gi->addr);
+			shown++;
+		}
+		if (gr[k].count > shown)
+			fprintf(out, "      ... %s more (all with --json)\n", num(b1, sizeof(b1), gr[k].count - shown));
+	}
+	fputc('\n', out);
+	free(gr);
+}
+
+int pg_report_text(FILE *out, const struct pg_analysis *a)
+{
+	const struct pg_core *c = a->core;
+	const struct pg_interp *in = a->in;
+	const struct pg_heap *h = a->heap;
+	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	const char *base = strrchr(c->path, '/');
+	base = base ? base + 1 : c->path;
+	if (a->warn->partial)
+		fprintf(out, "PARTIAL RESULT: parts of this core could not be read; see the warnings at the end.\n\n");
+	fprintf(out, "%s  pid %d  %s  Python %.40s\n", base, c->pid, in->modname,
+		in->version[0] ? in->version : "2.7 (version string unreadable)");
+	fprintf(out, "  %s build; layouts from DWARF in %s\n", in->debug_build ? "debug (Py_TRACE_REFS)" : "release",
+		in->debugfile ? in->debugfile : "?");
+	fprintf(out, "  %d thread%s, dumped by %s", c->threads, c->threads == 1 ? "" : "s",
+		c->made_by == PG_MADE_KERNEL ? "the kernel" : c->made_by == PG_MADE_GCORE ? "gcore" : "an unknown tool");
+	if (c->signal)
+		fprintf(out, " (signal %d)", c->signal);
+	if (c->psargs[0])
+		fprintf(out, "; command: %s", c->psargs);
+	fputs("\n\n", out);
+	garbage_section(out, a);
+
+	fprintf(out, "%s tracked objects (%s) in generations %s / %s / %s\n", num(b1, sizeof(b1), h->nobj),
+		bytes(b2, sizeof(b2), h->total_bytes), num(b3, sizeof(b3), h->gen[0].count),
+		num(b4, sizeof(b4), h->gen[1].count), num(b5, sizeof(b5), h->gen[2].count));
+	fprintf(out, "  thresholds %" PRId64 " / %" PRId64 " / %" PRId64 ", counters %" PRId64 " / %" PRId64 " / %" PRId64 "%s\n",
+		h->gen[0].threshold, h->gen[1].threshold, h->gen[2].threshold, h->gen[0].counter,
+		h->gen[1].counter, h->gen[2].counter, h->collecting ? "; core taken DURING a collection" : "");
+	fprintf(out, "  %10s %10s  %s\n", "count", "bytes", "type");
+	uint32_t *order = pg_rows_sorted(h);
+	size_t shown = 0, nonzero = 0;
+	for (size_t i = 0; order && i < h->nrows; i++) {
+		const struct pg_row *r = &h->rows[order[i]];
+		if (!r->count)
+			continue;
+		nonzero++;
+		if (shown >= a->top)
+			continue;
+		fprintf(out, "  %10s %10s  %s%s\n", num(b1, sizeof(b1), r->count), bytes(b2, sizeof(b2), r->bytes),
+			r->name, r->oldstyle ? " (old-style instance)" : "");
+		shown++;
+	}
+	if (nonzero > shown)
+		fprintf(out, "  ... %zu more types (--top N, or --json)\n", nonzero - shown);
+	free(order);
+	fputc('\n', out);
+	if (!a->warn->n) {
+		fprintf(out, "warnings: none\n");
+	} else {
+		fprintf(out, "warnings:\n");
+		for (size_t i = 0; i < a->warn->n; i++)
+			fprintf(out, "  - %s\n", a->warn->msgs[i]);
+		if (a->warn->dropped)
+			fprintf(out, "  - ... and %zu more\n", a->warn->dropped);
+	}
+	return ferror(out) ? -1 : 0;
+}
