@@ -307,6 +307,13 @@ static void read_notes(struct pg_core *c, struct pg_warnings *w)
 					c->fname[sizeof(c->fname) - 1] = 0;
 					memcpy(c->psargs, ps.pr_psargs, sizeof(ps.pr_psargs));
 					c->psargs[sizeof(c->psargs) - 1] = 0;
+					/* one printable line: the command may hold anything */
+					for (char *q = c->psargs; *q; q++)
+						if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+							*q = ' ';
+					for (char *q = c->fname; *q; q++)
+						if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+							*q = '?';
 				}
 				break;
 			case NT_SIGINFO:
@@ -506,12 +513,22 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 		goto fail;
 	}
 	size_t phnum;
+	/* libelf quietly clamps the count to what fits in the file */
 	if (elf_getphdrnum(c->elf, &phnum) != 0 || phnum == 0 ||
+	    (eh.e_phnum != PN_XNUM && phnum != eh.e_phnum) ||
 	    eh.e_phoff > c->size || phnum * (size_t)eh.e_phentsize > c->size - eh.e_phoff) {
 		err = pg_error_create(PG_ERR_INPUT, "%s: the core is truncated before the end of its program headers", o->path);
 		goto fail;
 	}
 	c->made_by = made_by(c->elf);
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(c->elf, (int)i, &ph) && (ph.p_type == PT_LOAD || ph.p_type == PT_NOTE) &&
+		    ph.p_offset + ph.p_filesz >= ph.p_offset && ph.p_offset + ph.p_filesz > c->expected_size)
+			c->expected_size = ph.p_offset + ph.p_filesz;
+	}
+	if (c->expected_size > c->size)
+		c->truncated = true;
 	read_notes(c, w);
 
 	if (o->sysroot) {
@@ -547,6 +564,9 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 	int nmod = dwfl_core_file_report(c->dwfl, c->elf, c->exe);
 	if (nmod < 0) {
 		err = dwfl_err("dwfl_core_file_report");
+		if (c->truncated)
+			err = pg_error_prefix(err, "%s: the core is truncated (%zu of %" PRIu64 " bytes)",
+					      c->path, c->size, c->expected_size);
 		goto fail;
 	}
 	if (dwfl_report_end(c->dwfl, NULL, NULL) != 0) {

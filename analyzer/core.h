@@ -58,6 +58,7 @@ struct pg_core {
 	uint64_t at_entry;
 	enum pg_made_by made_by;
 	bool truncated;
+	uint64_t expected_size;  /* file size the program headers call for */
 	uint64_t missing_bytes;  /* core bytes the file should hold but does not */
 };
 

@@ -175,6 +175,11 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	if (dwfl_getmodules(core->dwfl, find_python_cb, &fc, 0) != 0)
 		return pg_error_create(PG_ERR_INPUT, "dwfl_getmodules: %s", dwfl_errmsg(-1));
 	Dwfl_Module *mod = fc.by_symbol ? fc.by_symbol : fc.by_name;
+	if (!mod && core->truncated)
+		return pg_error_create(PG_ERR_INPUT,
+				       "%s: the core is truncated (%zu of %" PRIu64 " bytes) and what is left does not show a Python interpreter%s",
+				       core->path, core->size, core->expected_size,
+				       core->threads ? "" : " (its notes, which list the mapped files, are lost)");
 	if (!mod)
 		return pg_error_create(PG_ERR_INPUT,
 				       "%s: no Python interpreter found in this process (%s%s%s): no module exports _PyGC_generation0",
@@ -191,6 +196,12 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	Elf *elf = dwfl_module_getelf(mod, &bias);
 	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
 	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &in->mainfile, &in->debugfile);
+	/* libdwfl leaves the names unset when it opened the file itself from
+	 * the core's file note: that is the module's own path */
+	if (!in->mainfile && elf)
+		in->mainfile = in->modname;
+	if (!in->debugfile && dw)
+		in->debugfile = in->mainfile;
 	if (!elf && !fc.by_symbol) {
 		err = pg_error_create(PG_ERR_INPUT,
 				      "%s: module %s looks like Python but its ELF file was not found (build-id %s); pass --exe or --sysroot",
