@@ -4,13 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One struct we want: by typedef name or by struct/union tag. */
-struct want_struct {
-	const char *name;
-	bool found;
-	Dwarf_Die die;
-};
-
 enum { S_GCHEAD, S_OBJECT, S_VAROBJECT, S_TYPE, S_HEAPTYPE, S_MEMBERDEF, S_LIST, S_TUPLE,
        S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_COUNT };
 
@@ -183,15 +176,16 @@ static pg_error *field_from_die(Dwarf_Die *st, const char *sname, const char *pa
 	return NULL;
 }
 
-pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build)
+pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size_t n, size_t *ncu_out)
 {
-	struct want_struct ws[S_COUNT];
-	for (int i = 0; i < S_COUNT; i++)
-		ws[i] = (struct want_struct){ .name = struct_names[i] };
 	/* typedef'd structs whose typedef DIE names an incomplete struct: look
 	 * for the struct tag too */
-	const char *tag_alias[S_COUNT] = { 0 };
-	int left = S_COUNT;
+	const char **tag_alias = calloc(n ? n : 1, sizeof(*tag_alias));
+	if (!tag_alias)
+		return &pg_enomem;
+	size_t left = 0;
+	for (size_t i = 0; i < n; i++)
+		left += !ws[i].found;
 	Dwarf_Die *cu = NULL;
 	Dwarf_Addr bias;
 	size_t ncu = 0;
@@ -205,14 +199,14 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 			int tag = dwarf_tag(&die);
 			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
 				continue;
-			const char *n = dwarf_diename(&die);
-			if (!n)
+			const char *nm = dwarf_diename(&die);
+			if (!nm)
 				continue;
-			for (int i = 0; i < S_COUNT; i++) {
+			for (size_t i = 0; i < n; i++) {
 				if (ws[i].found)
 					continue;
-				bool byname = strcmp(n, ws[i].name) == 0;
-				bool bytag = tag != DW_TAG_typedef && tag_alias[i] && strcmp(n, tag_alias[i]) == 0;
+				bool byname = strcmp(nm, ws[i].name) == 0;
+				bool bytag = tag != DW_TAG_typedef && tag_alias[i] && strcmp(nm, tag_alias[i]) == 0;
 				if (!byname && !bytag)
 					continue;
 				Dwarf_Die t;
@@ -232,6 +226,26 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 			}
 		} while (dwarf_siblingof(&die, &die) == 0);
 	}
+	free(tag_alias);
+	if (ncu_out)
+		*ncu_out = ncu;
+	return NULL;
+}
+
+pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f)
+{
+	return field_from_die(st, sname, path, f);
+}
+
+pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build)
+{
+	struct pg_dwarf_want ws[S_COUNT];
+	for (int i = 0; i < S_COUNT; i++)
+		ws[i] = (struct pg_dwarf_want){ .name = struct_names[i] };
+	size_t ncu = 0;
+	pg_error *ferr = pg_dwarf_find_structs(mod, ws, S_COUNT, &ncu);
+	if (ferr)
+		return ferr;
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++) {
 		if (!ws[i].found)

@@ -54,6 +54,18 @@ struct pg_layout {
 	struct pg_field gen_head, gen_threshold, gen_count;
 };
 
+/* One struct wanted from a module's DWARF, by typedef name or struct tag;
+ * only a complete definition counts. */
+struct pg_dwarf_want {
+	const char *name;
+	bool found;
+	Dwarf_Die die;
+};
+/* One pass over the module's compile units for all of ws[0..n). */
+pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size_t n, size_t *ncu);
+/* Offset and size of member `path` (a.b for nested members) of struct st. */
+pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f);
+
 /* Fills *l from the module's DWARF.  *debug_build is set when PyObject has
  * the Py_TRACE_REFS list fields. */
 pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build);
