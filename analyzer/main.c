@@ -9,6 +9,9 @@
 #include "heap.h"
 #include "interp.h"
 #include "report.h"
+#include "collect.h"
+#include "graph.h"
+#include "traverse.h"
 
 #ifndef PG_VERSION
 #define PG_VERSION "0.1"
@@ -32,6 +35,8 @@ static const char usage_text[] =
 	"  --debuginfo-path PATH   where separate debug files are searched, as libdwfl\n"
 	"                          takes it (default ':.debug:/usr/lib/debug')\n"
 	"  --max-objects N         stop after N tracked objects (default 100000000)\n"
+	"  --no-collect            skip the offline collection (gc.garbage, generations\n"
+	"                          and histogram only)\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
 	"  --verbose               log how the interpreter and its state were found\n"
 	"  --help, --version\n"
@@ -74,7 +79,7 @@ static bool parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_VERBOSE, O_HELP, O_VERSION };
+	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_VERBOSE, O_HELP, O_VERSION };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -82,13 +87,14 @@ int main(int argc, char **argv)
 		{ "debuginfo-path", required_argument, NULL, O_DEBUGINFO },
 		{ "max-objects", required_argument, NULL, O_MAXOBJ },
 		{ "top", required_argument, NULL, O_TOP },
+		{ "no-collect", no_argument, NULL, O_NOCOLLECT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct pg_core_options co = { 0 };
-	bool json = false;
+	bool json = false, collect = true;
 	size_t max_objects = 100000000, top = 25;
 	int c;
 	opterr = 0;
@@ -106,6 +112,7 @@ int main(int argc, char **argv)
 			if (!parse_size(optarg, &top))
 				return usage_error("--top takes a positive whole number, not '%s'", optarg);
 			break;
+		case O_NOCOLLECT: collect = false; break;
 		case O_VERBOSE: pg_verbose = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return 0;
 		case O_VERSION: printf("pycore-garbage %s\n", PG_VERSION); return 0;
@@ -121,22 +128,35 @@ int main(int argc, char **argv)
 	struct pg_core *core = NULL;
 	struct pg_interp *in = NULL;
 	struct pg_heap *heap = NULL;
+	struct pg_traverse *trav = NULL;
+	struct pg_graph *graph = NULL;
+	struct pg_collect *coll = NULL;
 	int code = EXIT_ANALYSED;
 	pg_error *err = pg_core_open(&co, &warn, &core);
 	if (!err)
 		err = pg_interp_find(core, &warn, &in);
 	if (!err)
 		err = pg_heap_walk(core, in, &warn, max_objects, &heap);
+	if (!err && collect)
+		err = pg_traverse_new(heap, &trav);
+	if (!err && collect)
+		err = pg_graph_build(heap, trav, &graph);
+	if (!err && collect)
+		err = pg_collect_run(heap, trav, graph, &coll);
 	if (err) {
 		code = fail(err);
 	} else {
-		struct pg_analysis a = { .core = core, .in = in, .heap = heap, .warn = &warn, .top = top };
+		struct pg_analysis a = { .core = core, .in = in, .heap = heap, .warn = &warn, .top = top,
+					   .trav = trav, .graph = graph, .coll = coll };
 		int r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
 		if (r != 0 || fflush(stdout) != 0) {
 			fprintf(stderr, "pycore-garbage: cannot write the report: %s\n", strerror(errno));
 			code = EXIT_INTERNAL;
 		}
 	}
+	pg_collect_free(coll);
+	pg_graph_free(graph);
+	pg_traverse_free(trav);
 	pg_heap_free(heap);
 	pg_interp_free(in);
 	pg_core_close(core);

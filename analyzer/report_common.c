@@ -38,3 +38,62 @@ uint32_t *pg_rows_sorted(const struct pg_heap *h)
 	g_sort_heap = NULL;
 	return idx;
 }
+
+bool pg_pick_unreachable(const struct pg_collect *c, uint32_t i)
+{
+	return c->state[i] & PG_S_UNREACHABLE;
+}
+
+bool pg_pick_uncollectable(const struct pg_collect *c, uint32_t i)
+{
+	return pg_is_uncollectable(c, i);
+}
+
+bool pg_pick_finalizer(const struct pg_collect *c, uint32_t i)
+{
+	return pg_is_new_garbage(c, i);
+}
+
+bool pg_pick_freed(const struct pg_collect *c, uint32_t i)
+{
+	return (c->state[i] & PG_S_UNREACHABLE) && !pg_is_uncollectable(c, i);
+}
+
+static int rowsum_cmp(const void *a, const void *b)
+{
+	const struct pg_rowsum *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return (x->row > y->row) - (x->row < y->row);
+}
+
+struct pg_rowsum *pg_summarise(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t),
+			       size_t *nrows_out)
+{
+	struct pg_heap *h = a->heap;
+	const struct pg_graph *g = a->graph;
+	*nrows_out = 0;
+	size_t cap = h->nrows;
+	struct pg_rowsum *rs = calloc(cap + 1, sizeof(*rs));
+	if (!rs)
+		return NULL;
+	for (uint32_t i = 0; i < g->n; i++) {
+		if (!pick(a->coll, i))
+			continue;
+		uint32_t row = pg_heap_row_of(h, g->addr[i], g->type[i]);
+		if (row >= cap) /* every graph object was named during the walk */
+			continue;
+		rs[row].row = row;
+		rs[row].count++;
+		rs[row].bytes += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+	}
+	size_t k = 0;
+	for (size_t r = 0; r < cap; r++)
+		if (rs[r].count)
+			rs[k++] = rs[r];
+	qsort(rs, k, sizeof(*rs), rowsum_cmp);
+	*nrows_out = k;
+	return rs;
+}

@@ -41,6 +41,65 @@ static json_t *python_json(const struct pg_interp *in)
 	return o;
 }
 
+static json_t *obj_list(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t))
+{
+	const struct pg_graph *g = a->graph;
+	json_t *arr = json_array();
+	for (uint32_t i = 0; i < g->n; i++) {
+		if (!pick(a->coll, i))
+			continue;
+		uint32_t row = pg_heap_row_of(a->heap, g->addr[i], g->type[i]);
+		json_t *o = json_object();
+		SET(o, "addr", addr_str(g->addr[i]));
+		SET(o, "type", json_string(a->heap->rows[row].name));
+		if (a->heap->rows[row].oldstyle)
+			SET(o, "oldstyle", json_true());
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static json_t *summary_json(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t),
+			    size_t count, uint64_t bytes)
+{
+	json_t *o = json_object();
+	SET(o, "count", json_integer((json_int_t)count));
+	SET(o, "bytes", json_integer((json_int_t)bytes));
+	size_t nr = 0;
+	struct pg_rowsum *rs = pg_summarise(a, pick, &nr);
+	json_t *types = json_array();
+	for (size_t i = 0; rs && i < nr; i++) {
+		json_t *r = json_object();
+		SET(r, "type", json_string(a->heap->rows[rs[i].row].name));
+		SET(r, "oldstyle", json_boolean(a->heap->rows[rs[i].row].oldstyle));
+		SET(r, "count", json_integer((json_int_t)rs[i].count));
+		SET(r, "bytes", json_integer((json_int_t)rs[i].bytes));
+		json_array_append_new(types, r);
+	}
+	free(rs);
+	SET(o, "types", types);
+	return o;
+}
+
+static json_t *collection_json(const struct pg_analysis *a)
+{
+	const struct pg_collect *c = a->coll;
+	json_t *o = json_object();
+	SET(o, "unreachable", obj_list(a, pg_pick_unreachable));
+	SET(o, "finalizers", obj_list(a, pg_pick_finalizer));
+	SET(o, "uncollectable", obj_list(a, pg_pick_uncollectable));
+	SET(o, "approximate", json_boolean(a->graph->approximate));
+	json_t *s = json_object();
+	SET(s, "unreachable", summary_json(a, pg_pick_unreachable, c->n_unreachable, c->b_unreachable));
+	SET(s, "freed", summary_json(a, pg_pick_freed, c->n_freed, c->b_freed));
+	SET(s, "uncollectable", summary_json(a, pg_pick_uncollectable, c->n_uncollectable, c->b_uncollectable));
+	SET(s, "finalizers", summary_json(a, pg_pick_finalizer, c->n_finalizers, c->b_finalizers));
+	SET(s, "edges", json_integer((json_int_t)a->graph->nedges));
+	SET(s, "approximate_objects", json_integer((json_int_t)a->graph->approx_objects));
+	SET(o, "summary", s);
+	return o;
+}
+
 int pg_report_json(FILE *out, const struct pg_analysis *a)
 {
 	const struct pg_heap *h = a->heap;
@@ -98,6 +157,8 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	}
 	free(order);
 	SET(root, "types", types);
+	if (a->coll)
+		SET(root, "collection", collection_json(a));
 	SET(root, "partial", json_boolean(a->warn->partial));
 	json_t *warns = json_array();
 	for (size_t i = 0; i < a->warn->n; i++)

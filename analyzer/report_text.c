@@ -107,6 +107,48 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 	free(gr);
 }
 
+static void top_types(FILE *out, const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t))
+{
+	char b1[32], b2[32];
+	size_t nr = 0;
+	struct pg_rowsum *rs = pg_summarise(a, pick, &nr);
+	for (size_t i = 0; rs && i < nr && i < 5; i++)
+		fprintf(out, "      %10s %10s  %s%s\n", num(b1, sizeof(b1), rs[i].count), bytes(b2, sizeof(b2), rs[i].bytes),
+			a->heap->rows[rs[i].row].name, a->heap->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
+	if (nr > 5)
+		fprintf(out, "      ... %zu more types\n", nr - 5);
+	free(rs);
+}
+
+static void collection_section(FILE *out, const struct pg_analysis *a)
+{
+	const struct pg_collect *c = a->coll;
+	char b1[32], b2[32], b3[32], b4[32];
+	if (!c->n_unreachable) {
+		fprintf(out, "A full collection now would find no cyclic garbage.%s\n\n",
+			a->graph->approximate ? " (approximate: see warnings)" : "");
+		return;
+	}
+	fprintf(out, "A full collection now would free %s objects (%s)", num(b1, sizeof(b1), c->n_freed),
+		bytes(b2, sizeof(b2), c->b_freed));
+	if (c->n_uncollectable)
+		fprintf(out, " and leave %s uncollectable objects (%s) behind %s finalizer%s, which gc.garbage would gain",
+			num(b3, sizeof(b3), c->n_uncollectable), bytes(b4, sizeof(b4), c->b_uncollectable),
+			num(b1, sizeof(b1), c->n_finalizers), c->n_finalizers == 1 ? "" : "s");
+	else
+		fprintf(out, " and add nothing to gc.garbage");
+	fprintf(out, "%s.\n", a->graph->approximate ? " (approximate: see warnings)" : "");
+	if (c->n_freed) {
+		fprintf(out, "  freed:\n");
+		top_types(out, a, pg_pick_freed);
+	}
+	if (c->n_uncollectable) {
+		fprintf(out, "  uncollectable:\n");
+		top_types(out, a, pg_pick_uncollectable);
+	}
+	fputc('\n', out);
+}
+
 int pg_report_text(FILE *out, const struct pg_analysis *a)
 {
 	const struct pg_core *c = a->core;
@@ -130,6 +172,8 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 	fputs("\n\n", out);
 	garbage_section(out, a);
 
+	if (a->coll)
+		collection_section(out, a);
 	fprintf(out, "%s tracked objects (%s) in generations %s / %s / %s\n", num(b1, sizeof(b1), h->nobj),
 		bytes(b2, sizeof(b2), h->total_bytes), num(b3, sizeof(b3), h->gen[0].count),
 		num(b4, sizeof(b4), h->gen[1].count), num(b5, sizeof(b5), h->gen[2].count));

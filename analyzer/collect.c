@@ -1,0 +1,146 @@
+#include "collect.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Iterative marking: everything reachable from the seeds through edges,
+ * restricted to objects whose state has `within` set (0: all), gets `mark`. */
+static void mark_from(const struct pg_graph *g, uint8_t *state, uint32_t *stack, size_t sp,
+		      uint8_t within, uint8_t mark)
+{
+	while (sp) {
+		uint32_t i = stack[--sp];
+		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++) {
+			uint32_t j = g->eto[e];
+			if ((state[j] & mark) || (within && !(state[j] & within)))
+				continue;
+			state[j] |= mark;
+			stack[sp++] = j;
+		}
+	}
+}
+
+pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
+			 struct pg_collect **ret)
+{
+	size_t n = g->n;
+	struct pg_collect *c = calloc(1, sizeof(*c));
+	if (!c)
+		return &pg_enomem;
+	c->state = calloc(n ? n : 1, 1);
+	int64_t *refs = pg_reallocarray(NULL, n ? n : 1, sizeof(*refs));
+	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
+	if (!c->state || !refs || !stack) {
+		free(refs);
+		free(stack);
+		pg_collect_free(c);
+		return &pg_enomem;
+	}
+	/* update_refs + subtract_refs: gc_refs = ob_refcnt, minus one per visit
+	 * from a tracked object (never below zero, as visit_decref does) */
+	size_t zero_refcnt = 0;
+	for (size_t i = 0; i < n; i++) {
+		refs[i] = g->refcnt[i];
+		if (refs[i] <= 0)
+			zero_refcnt++;
+	}
+	for (size_t e = 0; e < g->nedges; e++) {
+		uint32_t j = g->eto[e];
+		if (refs[j] > 0)
+			refs[j]--;
+		else if (g->refcnt[j] > 0 && c->n_overcounted++ < 5)
+			pg_warn(h->warn, "inconsistent heap: object 0x%" PRIx64 " (%s) is referenced more often than its refcount %" PRId64 " allows",
+				g->addr[j], h->types[g->type[j]].name, g->refcnt[j]);
+	}
+	if (zero_refcnt)
+		pg_warn_partial(h->warn, "inconsistent heap: %zu tracked objects have a refcount <= 0", zero_refcnt);
+	/* move_unreachable: roots are gc_refs > 0; all they reach is reachable */
+	size_t sp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (refs[i] > 0) {
+			c->state[i] |= PG_S_REACHABLE;
+			stack[sp++] = (uint32_t)i;
+		}
+	}
+	mark_from(g, c->state, stack, sp, 0, PG_S_REACHABLE);
+	/* finalizers among the unreachable, and all unreachable they reach */
+	sp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c->state[i] & PG_S_REACHABLE)
+			continue;
+		c->state[i] |= PG_S_UNREACHABLE;
+		if (pg_has_finalizer(t, g->addr[i], g->type[i], &c->uncertain)) {
+			c->state[i] |= PG_S_FINALIZER | PG_S_KEPT;
+			stack[sp++] = (uint32_t)i;
+		}
+	}
+	if (c->uncertain)
+		pg_warn_partial(h->warn, "some objects' finalizers could not be read: the uncollectable set may be incomplete");
+	mark_from(g, c->state, stack, sp, PG_S_UNREACHABLE, PG_S_KEPT);
+	/* delete_garbage clears the collectable part first: every reference it
+	 * held is dropped.  A kept object left with no references (a finalizer
+	 * object held only by collectable garbage) is freed, its __del__ runs,
+	 * and what it alone held follows: it never reaches gc.garbage. */
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (c->state[i] & PG_S_KEPT) ? g->refcnt[i] : 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((c->state[i] & (PG_S_UNREACHABLE | PG_S_KEPT)) != PG_S_UNREACHABLE)
+			continue;
+		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++) {
+			uint32_t j = g->eto[e];
+			if (c->state[j] & PG_S_KEPT)
+				refs[j]--;
+		}
+	}
+	sp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if ((c->state[i] & PG_S_KEPT) && refs[i] <= 0) {
+			c->state[i] |= PG_S_FREED_LATE;
+			stack[sp++] = (uint32_t)i;
+		}
+	}
+	while (sp) {
+		uint32_t i = stack[--sp];
+		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++) {
+			uint32_t j = g->eto[e];
+			if ((c->state[j] & (PG_S_KEPT | PG_S_FREED_LATE)) != PG_S_KEPT)
+				continue;
+			if (--refs[j] <= 0) {
+				c->state[j] |= PG_S_FREED_LATE;
+				stack[sp++] = j;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t s = c->state[i];
+		if (!(s & PG_S_UNREACHABLE))
+			continue;
+		uint64_t size = pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+		c->n_unreachable++;
+		c->b_unreachable += size;
+		if (pg_is_uncollectable(c, (uint32_t)i)) {
+			c->n_uncollectable++;
+			c->b_uncollectable += size;
+			if (s & PG_S_FINALIZER) {
+				c->n_finalizers++;
+				c->b_finalizers += size;
+			}
+		} else {
+			c->n_freed++;
+			c->b_freed += size;
+		}
+	}
+	free(refs);
+	free(stack);
+	*ret = c;
+	return NULL;
+}
+
+void pg_collect_free(struct pg_collect *c)
+{
+	if (!c)
+		return;
+	free(c->state);
+	free(c);
+}

@@ -1,0 +1,38 @@
+/* CPython 2.7's full collection (gcmodule.c collect(2)), run offline on the
+ * graph: what gc.collect() would do if it ran at the moment of the dump. */
+#ifndef PG_COLLECT_H
+#define PG_COLLECT_H
+
+#include "graph.h"
+
+enum {
+	PG_S_REACHABLE = 1,     /* reachable from a root (gc_refs > 0 after subtract_refs) */
+	PG_S_UNREACHABLE = 2,   /* cyclic garbage */
+	PG_S_FINALIZER = 4,     /* has_finalizer() */
+	PG_S_KEPT = 8,          /* unreachable and reachable from a finalizer object */
+	PG_S_FREED_LATE = 16,   /* kept, but freed when the collectable part is cleared */
+};
+
+struct pg_collect {
+	uint8_t *state;          /* per graph index */
+	size_t n_unreachable, n_finalizers, n_uncollectable, n_freed;
+	uint64_t b_unreachable, b_finalizers, b_uncollectable, b_freed;
+	size_t n_overcounted;    /* referents visited more often than their refcount */
+	bool uncertain;          /* a has_finalizer() answer could not be read */
+};
+
+pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
+			 struct pg_collect **ret);
+void pg_collect_free(struct pg_collect *c);
+
+/* In the final sets: */
+static inline bool pg_is_uncollectable(const struct pg_collect *c, uint32_t i)
+{
+	return (c->state[i] & (PG_S_KEPT | PG_S_FREED_LATE)) == PG_S_KEPT;
+}
+static inline bool pg_is_new_garbage(const struct pg_collect *c, uint32_t i)
+{
+	return pg_is_uncollectable(c, i) && (c->state[i] & PG_S_FINALIZER);
+}
+
+#endif

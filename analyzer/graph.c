@@ -1,0 +1,358 @@
+#include "graph.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct node {
+	uint64_t addr;
+	uint32_t type;
+	uint32_t gen;
+};
+
+/* LSD radix sort on addr bits 3..50 (objects are 8-aligned, user space < 2^47). */
+static pg_error *radix_sort(struct node *v, size_t n)
+{
+	struct node *tmp = pg_reallocarray(NULL, n ? n : 1, sizeof(*tmp));
+	if (!tmp)
+		return &pg_enomem;
+	size_t *count = malloc((1 << 16) * sizeof(*count));
+	if (!count) {
+		free(tmp);
+		return &pg_enomem;
+	}
+	struct node *src = v, *dst = tmp;
+	for (int shift = 3; shift < 64; shift += 16) {
+		memset(count, 0, (1 << 16) * sizeof(*count));
+		for (size_t i = 0; i < n; i++)
+			count[(src[i].addr >> shift) & 0xffff]++;
+		if (count[(src[0].addr >> shift) & 0xffff] == n)
+			continue; /* all equal in this digit */
+		size_t sum = 0;
+		for (size_t d = 0; d < (1 << 16); d++) {
+			size_t c = count[d];
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
+		struct node *s = src;
+		src = dst;
+		dst = s;
+	}
+	if (src != v)
+		memcpy(v, src, n * sizeof(*v));
+	free(count);
+	free(tmp);
+	return NULL;
+}
+
+uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
+{
+	uint32_t first;
+	if (!pg_u64map_get(&g->pages, (addr >> 12) + 1, &first))
+		return PG_NONE;
+	size_t lo = first, hi = first + 256 < g->n ? first + 256 : g->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (g->addr[mid] < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->n && g->addr[lo] == addr ? (uint32_t)lo : PG_NONE;
+}
+
+struct builder {
+	struct pg_graph *g;
+	size_t capedges, caplabels;
+	struct pg_u64map label_index;
+	uint8_t last_kind;
+	uint64_t last_payload;
+	uint32_t last_label;
+	pg_error *err;
+};
+
+static uint32_t label_id(struct builder *b, uint8_t kind, uint64_t payload)
+{
+	if (b->last_label != PG_NONE && kind == b->last_kind && payload == b->last_payload)
+		return b->last_label;
+	struct pg_graph *g = b->g;
+	uint64_t key = ((uint64_t)kind << 56) ^ (payload & ((1ULL << 56) - 1)) ^ (payload >> 56 << 48);
+	key += 1; /* 0 is the empty key */
+	uint32_t id;
+	if (!pg_u64map_get(&b->label_index, key, &id)) {
+		pg_error *err = pg_grow((void **)&g->labels, &b->caplabels, g->nlabels + 1, sizeof(*g->labels));
+		if (!err)
+			err = pg_u64map_put(&b->label_index, key, (uint32_t)g->nlabels);
+		if (err) {
+			b->err = err;
+			return 0;
+		}
+		id = (uint32_t)g->nlabels;
+		g->labels[g->nlabels++] = (struct pg_label){ kind, payload };
+	}
+	b->last_kind = kind;
+	b->last_payload = payload;
+	b->last_label = id;
+	return id;
+}
+
+static void on_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
+{
+	struct builder *b = arg;
+	struct pg_graph *g = b->g;
+	if (b->err)
+		return;
+	uint32_t j = pg_graph_index(g, ref);
+	if (j == PG_NONE)
+		return;
+	if (g->nedges == b->capedges) {
+		size_t ncap = b->capedges ? b->capedges * 2 : 1 << 16;
+		uint32_t *to = pg_reallocarray(g->eto, ncap, sizeof(*to));
+		if (!to) {
+			b->err = &pg_enomem;
+			return;
+		}
+		g->eto = to;
+		uint32_t *lab = pg_reallocarray(g->elabel, ncap, sizeof(*lab));
+		if (!lab) {
+			b->err = &pg_enomem;
+			return;
+		}
+		g->elabel = lab;
+		b->capedges = ncap;
+	}
+	uint32_t l = label_id(b, kind, payload);
+	g->eto[g->nedges] = j;
+	g->elabel[g->nedges] = l;
+	g->nedges++;
+}
+
+pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_graph **ret)
+{
+	struct pg_graph *g = calloc(1, sizeof(*g));
+	if (!g)
+		return &pg_enomem;
+	size_t n = h->nobj;
+	pg_error *err = NULL;
+	if (n >= PG_NONE) {
+		err = pg_error_create(PG_ERR_LIMIT, "%zu objects: more than the graph can index", n);
+		goto fail;
+	}
+	struct node *nodes = pg_reallocarray(NULL, n ? n : 1, sizeof(*nodes));
+	if (!nodes) {
+		err = &pg_enomem;
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++)
+		nodes[i] = (struct node){ h->obj[i], h->obj_type[i], h->obj_gen[i] };
+	err = radix_sort(nodes, n);
+	if (err) {
+		free(nodes);
+		goto fail;
+	}
+	g->n = n;
+	g->addr = pg_reallocarray(NULL, n + 1, sizeof(*g->addr));
+	g->type = pg_reallocarray(NULL, n + 1, sizeof(*g->type));
+	g->gen = pg_reallocarray(NULL, n + 1, sizeof(*g->gen));
+	g->refcnt = pg_reallocarray(NULL, n + 1, sizeof(*g->refcnt));
+	g->estart = pg_reallocarray(NULL, n + 1, sizeof(*g->estart));
+	if (!g->addr || !g->type || !g->gen || !g->refcnt || !g->estart) {
+		free(nodes);
+		err = &pg_enomem;
+		goto fail;
+	}
+	uint64_t lastpage = 0;
+	for (size_t i = 0; i < n; i++) {
+		g->addr[i] = nodes[i].addr;
+		g->type[i] = nodes[i].type;
+		g->gen[i] = (uint8_t)nodes[i].gen;
+		uint64_t page = (nodes[i].addr >> 12) + 1;
+		if (page != lastpage) {
+			err = pg_u64map_put(&g->pages, page, (uint32_t)i);
+			if (err) {
+				free(nodes);
+				goto fail;
+			}
+			lastpage = page;
+		}
+	}
+	free(nodes);
+
+	struct builder b = { .g = g, .last_label = PG_NONE };
+	const struct pg_layout *L = &h->in->L;
+	for (size_t i = 0; i < n && !b.err; i++) {
+		g->estart[i] = g->nedges;
+		uint64_t rc = 0;
+		pg_error *rerr = pg_read_u64(&h->core->mem, g->addr[i] + (uint64_t)L->ob_refcnt.off, &rc);
+		if (rerr) {
+			pg_warn_partial(h->warn, "object 0x%" PRIx64 ": refcount unreadable: %s", g->addr[i], rerr->message);
+			pg_error_destroy(rerr);
+		}
+		g->refcnt[i] = (int64_t)rc;
+		bool approx = false;
+		err = pg_traverse_object(t, g->addr[i], g->type[i], on_visit, &b, &approx);
+		if (err)
+			break;
+		if (approx) {
+			g->approximate = true;
+			g->approx_objects++;
+		}
+	}
+	g->estart[n] = g->nedges;
+	pg_u64map_free(&b.label_index);
+	if (!err)
+		err = b.err;
+	if (err)
+		goto fail;
+	*ret = g;
+	return NULL;
+fail:
+	pg_graph_free(g);
+	return err;
+}
+
+void pg_graph_free(struct pg_graph *g)
+{
+	if (!g)
+		return;
+	free(g->addr);
+	free(g->type);
+	free(g->gen);
+	free(g->refcnt);
+	free(g->estart);
+	free(g->eto);
+	free(g->elabel);
+	free(g->labels);
+	pg_u64map_free(&g->pages);
+	free(g);
+}
+
+/* Short repr of a dict key: str, unicode (ASCII part), int, float, tuple
+ * (of those); else its type name. */
+static void key_repr(struct pg_heap *h, uint64_t key, char *buf, size_t cap, int depth)
+{
+	const struct pg_layout *L = &h->in->L;
+	struct pg_mem *m = &h->core->mem;
+	uint64_t type;
+	pg_error *err = pg_read_u64(m, key + (uint64_t)L->ob_type.off, &type);
+	if (err) {
+		pg_error_destroy(err);
+		snprintf(buf, cap, "?");
+		return;
+	}
+	const uint64_t *T = h->in->types;
+	uint64_t v;
+	if (type == T[PG_T_STRING]) {
+		char s[48];
+		bool cut = false;
+		err = pg_read_cstr(m, key + (uint64_t)L->ob_sval.off, s, sizeof(s), &cut);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "'?'");
+			return;
+		}
+		for (char *p = s; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '\'')
+				*p = '?';
+		snprintf(buf, cap, "'%s%s'", s, cut ? "..." : "");
+	} else if (type == T[PG_T_INT]) {
+		/* PyIntObject: ob_ival follows the header */
+		err = pg_read_u64(m, key + (uint64_t)L->object_size, &v);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "?");
+			return;
+		}
+		snprintf(buf, cap, "%" PRId64, (int64_t)v);
+	} else if (type == T[PG_T_FLOAT]) {
+		double d;
+		err = pg_read(m, key + (uint64_t)L->object_size, &d, sizeof(d));
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "?");
+			return;
+		}
+		snprintf(buf, cap, "%g", d);
+	} else if (type == T[PG_T_TUPLE] && depth < 2) {
+		uint64_t n = 0;
+		err = pg_read_u64(m, key + (uint64_t)L->ob_size.off, &n);
+		pg_error_destroy(err);
+		size_t o = (size_t)snprintf(buf, cap, "(");
+		for (uint64_t i = 0; i < n && i < 4 && o + 8 < cap; i++) {
+			uint64_t item;
+			err = pg_read_u64(m, key + (uint64_t)L->tuple_item.off + 8 * i, &item);
+			if (err) {
+				pg_error_destroy(err);
+				break;
+			}
+			key_repr(h, item, buf + o, cap - o, depth + 1);
+			o += strlen(buf + o);
+			if (o + 3 < cap)
+				o += (size_t)snprintf(buf + o, cap - o, i + 1 < n ? ", " : "");
+		}
+		if (n > 4 && o + 5 < cap)
+			o += (size_t)snprintf(buf + o, cap - o, "...");
+		if (o + 2 < cap)
+			snprintf(buf + o, cap - o, n == 1 ? ",)" : ")");
+	} else if (type == T[PG_T_UNICODE]) {
+		snprintf(buf, cap, "u'...'");
+	} else {
+		uint32_t idx;
+		err = pg_heap_type(h, type, &idx);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "?");
+			return;
+		}
+		snprintf(buf, cap, "<%s 0x%" PRIx64 ">", h->types[idx].name, key);
+	}
+}
+
+void pg_label_format(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap)
+{
+	char tmp[160];
+	const struct pg_layout *L = &h->in->L;
+	pg_error *err;
+	switch (l->kind) {
+	case PG_L_NAME:
+		snprintf(buf, cap, "%s", (const char *)(uintptr_t)l->payload);
+		return;
+	case PG_L_INDEX:
+		snprintf(buf, cap, "[%" PRIu64 "]", l->payload);
+		return;
+	case PG_L_KEY:
+		key_repr(h, l->payload, tmp, sizeof(tmp), 0);
+		snprintf(buf, cap, "[%s]", tmp);
+		return;
+	case PG_L_DICTKEY:
+		key_repr(h, l->payload, tmp, sizeof(tmp), 0);
+		snprintf(buf, cap, "<key %s>", tmp);
+		return;
+	case PG_L_SLOT:
+		err = pg_read_cstr(&h->core->mem, l->payload, tmp, 64, NULL);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, ".<slot>");
+			return;
+		}
+		snprintf(buf, cap, ".%s", tmp);
+		return;
+	case PG_L_LOCAL:
+	case PG_L_CELL:
+		err = pg_read_cstr(&h->core->mem, l->payload + (uint64_t)L->ob_sval.off, tmp, 64, NULL);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "f_localsplus");
+			return;
+		}
+		snprintf(buf, cap, "f_locals['%s']", tmp);
+		return;
+	case PG_L_OFFSET:
+		snprintf(buf, cap, "+%" PRIu64 "?", l->payload);
+		return;
+	}
+	snprintf(buf, cap, "?");
+}

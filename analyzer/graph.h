@@ -1,0 +1,42 @@
+/* The object graph: tracked objects sorted by address (so that reading them
+ * walks the core in memory order), their refcounts, and labelled edges to
+ * other tracked objects in flat arrays (CSR). */
+#ifndef PG_GRAPH_H
+#define PG_GRAPH_H
+
+#include "traverse.h"
+
+#define PG_NONE UINT32_MAX
+
+struct pg_label {
+	uint8_t kind;
+	uint64_t payload;
+};
+
+struct pg_graph {
+	size_t n;
+	uint64_t *addr;      /* sorted */
+	uint32_t *type;      /* type index in the heap */
+	uint8_t *gen;
+	int64_t *refcnt;
+	uint64_t *estart;    /* n + 1 */
+	uint32_t *eto;
+	uint32_t *elabel;
+	size_t nedges;
+	struct pg_label *labels;
+	size_t nlabels;
+	struct pg_u64map pages;   /* addr >> 12 -> first object index in that page */
+	bool approximate;         /* some edges come from a conservative scan */
+	uint64_t approx_objects;
+};
+
+pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_graph **ret);
+void pg_graph_free(struct pg_graph *g);
+
+/* Index of the tracked object at addr, or PG_NONE. */
+uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr);
+
+/* A label as a user reads it: "__dict__", "[3]", "['key']", ".slot", ... */
+void pg_label_format(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap);
+
+#endif
