@@ -50,10 +50,10 @@ static pg_error *radix_sort(struct node *v, size_t n)
 
 uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
 {
-	uint32_t first;
-	if (!pg_u64map_get(&g->pages, (addr >> 12) + 1, &first))
+	uint32_t page;
+	if (!pg_u64map_get(&g->pages, (addr >> 12) + 1, &page))
 		return PG_NONE;
-	size_t lo = first, hi = first + 256 < g->n ? first + 256 : g->n;
+	size_t lo = g->page_first[page], hi = g->page_first[page + 1];
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (g->addr[mid] < addr)
@@ -66,41 +66,14 @@ uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
 
 struct builder {
 	struct pg_graph *g;
-	size_t capedges, caplabels;
-	struct pg_u64map label_index;
-	uint8_t last_kind;
-	uint64_t last_payload;
-	uint32_t last_label;
+	size_t capedges;
 	pg_error *err;
 };
 
-static uint32_t label_id(struct builder *b, uint8_t kind, uint64_t payload)
-{
-	if (b->last_label != PG_NONE && kind == b->last_kind && payload == b->last_payload)
-		return b->last_label;
-	struct pg_graph *g = b->g;
-	uint64_t key = ((uint64_t)kind << 56) ^ (payload & ((1ULL << 56) - 1)) ^ (payload >> 56 << 48);
-	key += 1; /* 0 is the empty key */
-	uint32_t id;
-	if (!pg_u64map_get(&b->label_index, key, &id)) {
-		pg_error *err = pg_grow((void **)&g->labels, &b->caplabels, g->nlabels + 1, sizeof(*g->labels));
-		if (!err)
-			err = pg_u64map_put(&b->label_index, key, (uint32_t)g->nlabels);
-		if (err) {
-			b->err = err;
-			return 0;
-		}
-		id = (uint32_t)g->nlabels;
-		g->labels[g->nlabels++] = (struct pg_label){ kind, payload };
-	}
-	b->last_kind = kind;
-	b->last_payload = payload;
-	b->last_label = id;
-	return id;
-}
-
 static void on_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 {
+	(void)kind;
+	(void)payload;
 	struct builder *b = arg;
 	struct pg_graph *g = b->g;
 	if (b->err)
@@ -116,18 +89,9 @@ static void on_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 			return;
 		}
 		g->eto = to;
-		uint32_t *lab = pg_reallocarray(g->elabel, ncap, sizeof(*lab));
-		if (!lab) {
-			b->err = &pg_enomem;
-			return;
-		}
-		g->elabel = lab;
 		b->capedges = ncap;
 	}
-	uint32_t l = label_id(b, kind, payload);
-	g->eto[g->nedges] = j;
-	g->elabel[g->nedges] = l;
-	g->nedges++;
+	g->eto[g->nedges++] = j;
 }
 
 pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_graph **ret)
@@ -165,23 +129,38 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		goto fail;
 	}
 	uint64_t lastpage = 0;
+	size_t cappages = 0, dups = 0, k = 0;
 	for (size_t i = 0; i < n; i++) {
-		g->addr[i] = nodes[i].addr;
-		g->type[i] = nodes[i].type;
-		g->gen[i] = (uint8_t)nodes[i].gen;
+		if (k && nodes[i].addr == g->addr[k - 1]) {
+			dups++; /* a damaged list met twice: count it once */
+			continue;
+		}
+		g->addr[k] = nodes[i].addr;
+		g->type[k] = nodes[i].type;
+		g->gen[k] = (uint8_t)nodes[i].gen;
 		uint64_t page = (nodes[i].addr >> 12) + 1;
 		if (page != lastpage) {
-			err = pg_u64map_put(&g->pages, page, (uint32_t)i);
+			err = pg_grow((void **)&g->page_first, &cappages, g->npages + 2, sizeof(*g->page_first));
+			if (!err)
+				err = pg_u64map_put(&g->pages, page, (uint32_t)g->npages);
 			if (err) {
 				free(nodes);
 				goto fail;
 			}
+			g->page_first[g->npages++] = (uint32_t)k;
 			lastpage = page;
 		}
+		k++;
 	}
 	free(nodes);
+	n = g->n = k;
+	if (!g->page_first && (err = pg_grow((void **)&g->page_first, &cappages, 1, sizeof(*g->page_first))))
+		goto fail;
+	g->page_first[g->npages] = (uint32_t)n;
+	if (dups)
+		pg_warn_partial(h->warn, "%zu objects were found twice in the generation lists (damaged links)", dups);
 
-	struct builder b = { .g = g, .last_label = PG_NONE };
+	struct builder b = { .g = g };
 	const struct pg_layout *L = &h->in->L;
 	for (size_t i = 0; i < n && !b.err; i++) {
 		g->estart[i] = g->nedges;
@@ -202,7 +181,6 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		}
 	}
 	g->estart[n] = g->nedges;
-	pg_u64map_free(&b.label_index);
 	if (!err)
 		err = b.err;
 	if (err)
@@ -224,10 +202,34 @@ void pg_graph_free(struct pg_graph *g)
 	free(g->refcnt);
 	free(g->estart);
 	free(g->eto);
-	free(g->elabel);
-	free(g->labels);
+	free(g->page_first);
 	pg_u64map_free(&g->pages);
 	free(g);
+}
+
+struct label_finder {
+	const struct pg_graph *g;
+	uint64_t target;
+	struct pg_label *out;
+	size_t cap, n;
+};
+
+static void find_label(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
+{
+	struct label_finder *f = arg;
+	if (ref == f->target && f->n < f->cap)
+		f->out[f->n++] = (struct pg_label){ kind, payload };
+}
+
+size_t pg_graph_labels(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
+		       uint32_t i, uint32_t j, struct pg_label *out, size_t cap)
+{
+	(void)h;
+	struct label_finder f = { g, g->addr[j], out, cap, 0 };
+	bool approx = false;
+	pg_error *err = pg_traverse_object(t, g->addr[i], g->type[i], find_label, &f, &approx);
+	pg_error_destroy(err);
+	return f.n;
 }
 
 /* Short repr of a dict key: str, unicode (ASCII part), int, float, tuple

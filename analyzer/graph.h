@@ -20,12 +20,11 @@ struct pg_graph {
 	uint8_t *gen;
 	int64_t *refcnt;
 	uint64_t *estart;    /* n + 1 */
-	uint32_t *eto;
-	uint32_t *elabel;
+	uint32_t *eto;            /* edge targets; labels are found again on demand */
 	size_t nedges;
-	struct pg_label *labels;
-	size_t nlabels;
-	struct pg_u64map pages;   /* addr >> 12 -> first object index in that page */
+	struct pg_u64map pages;   /* (addr >> 12) + 1 -> page number */
+	uint32_t *page_first;     /* page number -> first object index; one extra at the end */
+	size_t npages;
 	bool approximate;         /* some edges come from a conservative scan */
 	uint64_t approx_objects;
 };
@@ -35,6 +34,11 @@ void pg_graph_free(struct pg_graph *g);
 
 /* Index of the tracked object at addr, or PG_NONE. */
 uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr);
+
+/* The labels of the edges from object i to object j (in visit order), found
+ * by traversing i again: at most cap of them; returns how many. */
+size_t pg_graph_labels(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
+		       uint32_t i, uint32_t j, struct pg_label *out, size_t cap);
 
 /* A label as a user reads it: "__dict__", "[3]", "['key']", ".slot", ... */
 void pg_label_format(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap);

@@ -265,6 +265,104 @@ static pg_error *grow_objects(struct pg_heap *h)
 	return NULL;
 }
 
+/* One direction of a generation walk.  Each step checks the link back
+ * (forward: node->gc_prev == where we came from; backward: node->gc_next),
+ * which also rules out loops that do not pass through the head. */
+struct cursor {
+	uint64_t node;     /* next node to read */
+	uint64_t came;     /* last accepted node (or the head) */
+	int32_t link;      /* offset of the link to follow (gc_next or gc_prev) */
+	int32_t back;      /* offset of the link that must point at `came` */
+	bool ok;
+	const char *dir;
+};
+
+struct walk {
+	struct pg_heap *h;
+	int g;
+	uint64_t heads[3];
+	size_t hdr;
+	uint64_t odd_refs, n, last_type;
+	uint32_t last_idx;
+	bool have_last;
+};
+
+/* Reads, checks and accepts the cursor's node; false when the cursor stops. */
+static bool step(struct walk *w, struct cursor *c, pg_error **err)
+{
+	struct pg_heap *h = w->h;
+	const struct pg_layout *L = &h->in->L;
+	struct pg_mem *m = &h->core->mem;
+	uint64_t node = c->node;
+	uint8_t tmp[256];
+	if (h->nobj >= h->max_objects) {
+		pg_warn_partial(h->warn, "stopped after %zu objects (--max-objects): generation %d and later are incomplete",
+				h->nobj, w->g);
+		return c->ok = false;
+	}
+	if (node & 7) {
+		pg_warn_partial(h->warn, "generation %d: %s link to misaligned address 0x%" PRIx64 " after %" PRIu64 " objects; the list is cut there",
+				w->g, c->dir, node, w->n);
+		return c->ok = false;
+	}
+	if (node == w->heads[0] || node == w->heads[1] || node == w->heads[2]) {
+		pg_warn_partial(h->warn, "generation %d: the list runs into another generation's head after %" PRIu64 " objects; cut there",
+				w->g, w->n);
+		return c->ok = false;
+	}
+	const uint8_t *p = pg_ptr(m, node, w->hdr);
+	if (!p) {
+		pg_error *rerr = pg_read(m, node, tmp, w->hdr);
+		if (rerr) {
+			pg_warn_partial(h->warn, "generation %d: object at 0x%" PRIx64 " (%s walk, after %" PRIu64 " objects) unreadable: %s; the list is cut there",
+					w->g, node, c->dir, w->n, rerr->message);
+			pg_error_destroy(rerr);
+			return c->ok = false;
+		}
+		p = tmp;
+	}
+	uint64_t back = ld64(p, c->back);
+	if (back != c->came) {
+		pg_warn_partial(h->warn, "generation %d: broken link at 0x%" PRIx64 ": it points back to 0x%" PRIx64 ", not to 0x%" PRIx64 " (%s walk, after %" PRIu64 " objects); the list is cut there",
+				w->g, node, back, c->came, c->dir, w->n);
+		return c->ok = false;
+	}
+	if (lds64(p, L->gc_refs.off) != -3)
+		w->odd_refs++;
+	uint64_t obj = node + (uint64_t)L->gc_head_size;
+	uint64_t type = ld64(p, L->gc_head_size + L->ob_type.off);
+	uint32_t idx;
+	if (w->have_last && type == w->last_type) {
+		idx = w->last_idx;
+	} else {
+		*err = pg_heap_type(h, type, &idx);
+		if (*err)
+			return c->ok = false;
+		w->last_type = type;
+		w->last_idx = idx;
+		w->have_last = true;
+	}
+	if (h->nobj == h->capobj && (*err = grow_objects(h)))
+		return c->ok = false;
+	h->obj[h->nobj] = obj;
+	h->obj_type[h->nobj] = idx;
+	h->obj_gen[h->nobj] = (uint8_t)w->g;
+	h->nobj++;
+	const struct pg_type *t = &h->types[idx];
+	uint32_t row = t->kind == PG_K_INSTANCE ? instance_row(h, obj, idx) : t->row;
+	uint64_t size = pg_heap_size_of(h, obj, t);
+	h->rows[row].count++;
+	h->rows[row].bytes += size;
+	h->total_bytes += size;
+	w->n++;
+	c->came = node;
+	c->node = ld64(p, c->link);
+	return true;
+}
+
+/* Walks a generation list from both ends at once: two independent pointer
+ * chases, so the memory system overlaps their misses.  The walks stop where
+ * they meet; when one is cut by a bad link, the other goes on to the cut. */
 static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 {
 	const struct pg_layout *L = &h->in->L;
@@ -272,7 +370,7 @@ static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 	struct pg_gen *gen = &h->gen[g];
 	uint64_t gbase = gens_base + (uint64_t)g * (uint64_t)L->gen_size;
 	uint64_t head = gbase + (uint64_t)L->gen_head.off;
-	uint64_t v;
+	uint64_t v, first, last;
 	pg_error *err = pg_read_u64(m, gbase + (uint64_t)L->gen_threshold.off, &v);
 	if (err)
 		return pg_error_prefix(err, "generation %d", g);
@@ -281,92 +379,41 @@ static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 	if (err)
 		return pg_error_prefix(err, "generation %d", g);
 	gen->counter = (int32_t)(uint32_t)v;
-	uint64_t node;
-	err = pg_read_u64(m, head + (uint64_t)L->gc_next.off, &node);
-	if (err)
+	if ((err = pg_read_u64(m, head + (uint64_t)L->gc_next.off, &first)) ||
+	    (err = pg_read_u64(m, head + (uint64_t)L->gc_prev.off, &last)))
 		return pg_error_prefix(err, "generation %d list head", g);
-	uint64_t heads[3];
+	struct walk w = { .h = h, .g = g, .hdr = (size_t)L->gc_head_size + (size_t)L->varobject_size };
+	if (w.hdr > 256)
+		return pg_error_create(PG_ERR_INPUT, "PyGC_Head + PyVarObject of %zu bytes is absurd", w.hdr);
 	for (int i = 0; i < 3; i++)
-		heads[i] = gens_base + (uint64_t)i * (uint64_t)L->gen_size + (uint64_t)L->gen_head.off;
-
-	const size_t hdr = (size_t)L->gc_head_size + (size_t)L->varobject_size;
-	const int32_t o_next = L->gc_next.off, o_prev = L->gc_prev.off, o_refs = L->gc_refs.off;
-	const int32_t o_type = L->gc_head_size + L->ob_type.off;
-	uint8_t tmp[256];
-	if (hdr > sizeof(tmp))
-		return pg_error_create(PG_ERR_INPUT, "PyGC_Head + PyVarObject of %zu bytes is absurd", hdr);
-	uint64_t prev = head, last_type = 0, odd_refs = 0, n = 0;
-	uint32_t last_idx = 0;
-	while (node != head) {
-		if (h->nobj >= h->max_objects) {
-			pg_warn_partial(h->warn, "stopped after %zu objects (--max-objects): generation %d and later are incomplete",
-					h->nobj, g);
-			return NULL;
-		}
-		if (node & 7) {
-			pg_warn_partial(h->warn, "generation %d: link to misaligned address 0x%" PRIx64 " after %" PRIu64 " objects; rest of the list skipped",
-					g, node, n);
-			return NULL;
-		}
-		if (node == heads[0] || node == heads[1] || node == heads[2]) {
-			pg_warn_partial(h->warn, "generation %d: the list runs into another generation's head after %" PRIu64 " objects; rest skipped",
-					g, n);
-			return NULL;
-		}
-		const uint8_t *p = pg_ptr(m, node, hdr);
-		if (!p) {
-			pg_error *rerr = pg_read(m, node, tmp, hdr);
-			if (rerr) {
-				pg_warn_partial(h->warn, "generation %d: object %" PRIu64 " unreadable (%s); rest of the list skipped",
-						g, n, rerr->message);
-				pg_error_destroy(rerr);
-				return NULL;
+		w.heads[i] = gens_base + (uint64_t)i * (uint64_t)L->gen_size + (uint64_t)L->gen_head.off;
+	struct cursor fw = { first, head, L->gc_next.off, L->gc_prev.off, true, "forward" };
+	struct cursor bw = { last, head, L->gc_prev.off, L->gc_next.off, true, "backward" };
+	bool met = false;
+	while (fw.ok || bw.ok) {
+		if (fw.ok) {
+			if (fw.node == bw.came) {
+				met = true;
+				break;
 			}
-			p = tmp;
-		}
-		uint64_t next = ld64(p, o_next);
-		if (ld64(p, o_prev) != prev) {
-			pg_warn_partial(h->warn, "generation %d: broken back link at 0x%" PRIx64 " (gc_prev 0x%" PRIx64 ", came from 0x%" PRIx64 ") after %" PRIu64 " objects; rest of the list skipped",
-					g, node, ld64(p, o_prev), prev, n);
-			return NULL;
-		}
-		if (lds64(p, o_refs) != -3)
-			odd_refs++;
-		uint64_t obj = node + (uint64_t)L->gc_head_size;
-		uint64_t type = ld64(p, o_type);
-		uint32_t idx;
-		if (type == last_type && n) {
-			idx = last_idx;
-		} else {
-			err = pg_heap_type(h, type, &idx);
+			step(&w, &fw, &err);
 			if (err)
 				return err;
-			last_type = type;
-			last_idx = idx;
 		}
-		if (h->nobj == h->capobj && (err = grow_objects(h)))
-			return err;
-		h->obj[h->nobj] = obj;
-		h->obj_type[h->nobj] = idx;
-		h->obj_gen[h->nobj] = (uint8_t)g;
-		h->nobj++;
-		const struct pg_type *t = &h->types[idx];
-		uint32_t row = t->kind == PG_K_INSTANCE ? instance_row(h, obj, idx) : t->row;
-		uint64_t size = pg_heap_size_of(h, obj, t);
-		h->rows[row].count++;
-		h->rows[row].bytes += size;
-		h->total_bytes += size;
-		prev = node;
-		node = next;
-		n++;
+		if (bw.ok) {
+			if (bw.node == fw.came) {
+				met = true;
+				break;
+			}
+			step(&w, &bw, &err);
+			if (err)
+				return err;
+		}
 	}
-	uint64_t head_prev;
-	if (!pg_read_u64(m, head + (uint64_t)o_prev, &head_prev) && head_prev != prev)
-		pg_warn(h->warn, "generation %d: the list head's gc_prev does not point at its last object", g);
-	if (odd_refs && !h->collecting)
-		pg_warn(h->warn, "generation %d: %" PRIu64 " objects have gc_refs other than GC_REACHABLE (-3)", g, odd_refs);
-	gen->count = n;
-	gen->complete = true;
+	if (w.odd_refs && !h->collecting)
+		pg_warn(h->warn, "generation %d: %" PRIu64 " objects have gc_refs other than GC_REACHABLE (-3)", g, w.odd_refs);
+	gen->count = w.n;
+	gen->complete = met;
 	return NULL;
 }
 

@@ -13,6 +13,15 @@
 #include "graph.h"
 #include "traverse.h"
 
+#include <time.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 #ifndef PG_VERSION
 #define PG_VERSION "0.1"
 #endif
@@ -132,17 +141,25 @@ int main(int argc, char **argv)
 	struct pg_graph *graph = NULL;
 	struct pg_collect *coll = NULL;
 	int code = EXIT_ANALYSED;
+	double t0 = now_ms();
 	pg_error *err = pg_core_open(&co, &warn, &core);
+	double t1 = now_ms();
 	if (!err)
 		err = pg_interp_find(core, &warn, &in);
+	double t2 = now_ms();
 	if (!err)
 		err = pg_heap_walk(core, in, &warn, max_objects, &heap);
+	double t3 = now_ms();
 	if (!err && collect)
 		err = pg_traverse_new(heap, &trav);
 	if (!err && collect)
 		err = pg_graph_build(heap, trav, &graph);
+	double t4 = now_ms();
 	if (!err && collect)
 		err = pg_collect_run(heap, trav, graph, &coll);
+	double t5 = now_ms();
+	pg_log("time: open %.1f ms, interpreter %.1f ms, walk %.1f ms, graph %.1f ms, collect %.1f ms",
+	       t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4);
 	if (err) {
 		code = fail(err);
 	} else {
