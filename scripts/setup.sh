@@ -43,7 +43,7 @@ if [ ! -f "$pin" ]; then
 fi
 
 pkgs=(meson ninja-build pkg-config gcc clang libdw-dev libelf-dev libjansson-dev
-      gdb graphviz file)
+      gdb graphviz file xz-utils)
 py_pkgs=(python2.7 python2.7-dbg)
 
 missing=()
