@@ -1,6 +1,10 @@
 /* pycore-garbage: what leaked in a Python 2.7 process, from its core alone. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,7 @@
 #include "interp.h"
 #include "report.h"
 #include "collect.h"
+#include "cycles.h"
 #include "graph.h"
 #include "traverse.h"
 
@@ -46,6 +51,12 @@ static const char usage_text[] =
 	"  --max-objects N         stop after N tracked objects (default 100000000)\n"
 	"  --no-collect            skip the offline collection (gc.garbage, generations\n"
 	"                          and histogram only)\n"
+	"  --no-cycles             skip the cycle analysis\n"
+	"  --max-groups N          cycle patterns shown in the text report (10)\n"
+	"  --dot FILE              Graphviz picture of the example cycle of each top\n"
+	"                          pattern (render with dot -Tsvg)\n"
+	"  --object ADDR           one object: type, size, refcount, referents with\n"
+	"                          labels, referrers among the tracked objects\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
 	"  --verbose               log how the interpreter and its state were found\n"
 	"  --help, --version\n"
@@ -75,6 +86,43 @@ static int fail(pg_error *err)
 	return code;
 }
 
+/* Writes the picture to a temporary name beside path, then renames it: a
+ * failed run leaves no half-written file, and never an input overwritten. */
+static int pg_write_dot(const char *path, const struct pg_analysis *a)
+{
+	char *tmp = pg_asprintf("%s.tmp.XXXXXX", path);
+	if (!tmp)
+		return -1;
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	int r = pg_report_dot(f, a);
+	if (fflush(f) != 0 || fsync(fd) != 0)
+		r = -1;
+	if (fclose(f) != 0)
+		r = -1;
+	if (r == 0 && strcmp(path, a->core->path) == 0)
+		r = -1; /* never over the input */
+	if (r == 0)
+		r = rename(tmp, path);
+	if (r != 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+	}
+	free(tmp);
+	return r;
+}
+
 static bool parse_size(const char *s, size_t *out)
 {
 	char *end;
@@ -88,7 +136,7 @@ static bool parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_VERBOSE, O_HELP, O_VERSION };
+	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_VERBOSE, O_HELP, O_VERSION };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -97,13 +145,20 @@ int main(int argc, char **argv)
 		{ "max-objects", required_argument, NULL, O_MAXOBJ },
 		{ "top", required_argument, NULL, O_TOP },
 		{ "no-collect", no_argument, NULL, O_NOCOLLECT },
+		{ "no-cycles", no_argument, NULL, O_NOCYCLES },
+		{ "max-groups", required_argument, NULL, O_MAXGROUPS },
+		{ "dot", required_argument, NULL, O_DOT },
+		{ "object", required_argument, NULL, O_OBJECT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
 	struct pg_core_options co = { 0 };
-	bool json = false, collect = true;
+	bool json = false, collect = true, cycles = true, have_object = false;
+	size_t max_groups = 10;
+	const char *dot = NULL;
+	uint64_t object_addr = 0;
 	size_t max_objects = 100000000, top = 25;
 	int c;
 	opterr = 0;
@@ -121,7 +176,22 @@ int main(int argc, char **argv)
 			if (!parse_size(optarg, &top))
 				return usage_error("--top takes a positive whole number, not '%s'", optarg);
 			break;
-		case O_NOCOLLECT: collect = false; break;
+		case O_NOCOLLECT: collect = false; cycles = false; break;
+		case O_NOCYCLES: cycles = false; break;
+		case O_MAXGROUPS:
+			if (!parse_size(optarg, &max_groups))
+				return usage_error("--max-groups takes a positive whole number, not '%s'", optarg);
+			break;
+		case O_DOT: dot = optarg; break;
+		case O_OBJECT: {
+			char *end;
+			errno = 0;
+			object_addr = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || !object_addr)
+				return usage_error("--object takes an address such as 0x7f3a2c1e5d10, not '%s'", optarg);
+			have_object = true;
+			break;
+		}
 		case O_VERBOSE: pg_verbose = 1; break;
 		case O_HELP: fputs(usage_text, stdout); return 0;
 		case O_VERSION: printf("pycore-garbage %s\n", PG_VERSION); return 0;
@@ -140,6 +210,7 @@ int main(int argc, char **argv)
 	struct pg_traverse *trav = NULL;
 	struct pg_graph *graph = NULL;
 	struct pg_collect *coll = NULL;
+	struct pg_cycles *cyc = NULL;
 	int code = EXIT_ANALYSED;
 	double t0 = now_ms();
 	pg_error *err = pg_core_open(&co, &warn, &core);
@@ -158,19 +229,42 @@ int main(int argc, char **argv)
 	if (!err && collect)
 		err = pg_collect_run(heap, trav, graph, &coll);
 	double t5 = now_ms();
-	pg_log("time: open %.1f ms, interpreter %.1f ms, walk %.1f ms, graph %.1f ms, collect %.1f ms",
-	       t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4);
+	if (!err && (cycles || dot) && coll)
+		err = pg_cycles_find(heap, trav, graph, coll, &cyc);
+	double t6 = now_ms();
+	pg_log("time: open %.1f ms, interpreter %.1f ms, walk %.1f ms, graph %.1f ms, collect %.1f ms, cycles %.1f ms",
+	       t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
 	if (err) {
 		code = fail(err);
 	} else {
 		struct pg_analysis a = { .core = core, .in = in, .heap = heap, .warn = &warn, .top = top,
 					   .trav = trav, .graph = graph, .coll = coll };
-		int r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
+		a.cycles = cyc;
+		a.max_groups = max_groups;
+		int r;
+		if (have_object)
+			r = graph ? pg_report_object(stdout, &a, object_addr, json) : -2;
+		else
+			r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
+		if (r == -2) {
+			fprintf(stderr, "pycore-garbage: --object needs the object graph (drop --no-collect)\n");
+			code = EXIT_USAGE;
+			r = 0;
+		} else if (r == -3) {
+			fprintf(stderr, "pycore-garbage: 0x%" PRIx64 " is not a tracked object in this core\n", object_addr);
+			code = EXIT_BAD_INPUT;
+			r = 0;
+		}
+		if (r == 0 && dot && cyc && pg_write_dot(dot, &a) != 0) {
+			fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", dot, strerror(errno));
+			code = EXIT_INTERNAL;
+		}
 		if (r != 0 || fflush(stdout) != 0) {
 			fprintf(stderr, "pycore-garbage: cannot write the report: %s\n", strerror(errno));
 			code = EXIT_INTERNAL;
 		}
 	}
+	pg_cycles_free(cyc);
 	pg_collect_free(coll);
 	pg_graph_free(graph);
 	pg_traverse_free(trav);

@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "collect.h"
+#include "cycles.h"
 
 struct pg_analysis {
 	struct pg_core *core;
@@ -14,12 +14,19 @@ struct pg_analysis {
 	struct pg_traverse *trav;     /* NULL with --no-collect */
 	struct pg_graph *graph;
 	struct pg_collect *coll;
-	size_t top;            /* rows of the histogram in the text report */
+	struct pg_cycles *cycles;     /* NULL with --no-cycles */
+	size_t top;
+	size_t max_groups;            /* cycle groups shown in the text report */            /* rows of the histogram in the text report */
 };
 
 /* Both return 0, or -1 when writing failed. */
 int pg_report_text(FILE *out, const struct pg_analysis *a);
 int pg_report_json(FILE *out, const struct pg_analysis *a);
+
+/* Graphviz picture of the example cycle of the first max_groups groups. */
+int pg_report_dot(FILE *out, const struct pg_analysis *a);
+/* One object: type, size, refcount, referents with labels, referrers. */
+int pg_report_object(FILE *out, const struct pg_analysis *a, uint64_t addr, bool json);
 
 /* Shared helpers */
 /* Per-row count and bytes of the graph objects whose state has `mask` bits

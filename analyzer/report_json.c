@@ -96,8 +96,56 @@ static json_t *collection_json(const struct pg_analysis *a)
 	SET(s, "finalizers", summary_json(a, pg_pick_finalizer, c->n_finalizers, c->b_finalizers));
 	SET(s, "edges", json_integer((json_int_t)a->graph->nedges));
 	SET(s, "approximate_objects", json_integer((json_int_t)a->graph->approx_objects));
+	if (a->cycles) {
+		SET(s, "components_unreachable", json_integer((json_int_t)a->cycles->nontrivial[0]));
+		SET(s, "components_garbage", json_integer((json_int_t)a->cycles->nontrivial[1]));
+	}
 	SET(o, "summary", s);
 	return o;
+}
+
+static json_t *cycles_json(const struct pg_analysis *a)
+{
+	const struct pg_cycles *cy = a->cycles;
+	const struct pg_graph *g = a->graph;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < cy->ngroups; i++) {
+		const struct pg_cycle_group *gr = &cy->groups[i];
+		json_t *o = json_object();
+		SET(o, "shape", json_string(gr->shape));
+		SET(o, "kind", json_string(pg_cycle_kind_name(gr->kind)));
+		SET(o, "components", json_integer((json_int_t)gr->components));
+		SET(o, "objects", json_integer((json_int_t)gr->objects));
+		SET(o, "bytes", json_integer((json_int_t)gr->bytes));
+		SET(o, "finalizer", gr->finalizer ? json_string(gr->finalizer) : json_null());
+		json_t *ex = json_object(), *objs = json_array(), *edges = json_array();
+		for (size_t k = 0; k < gr->nsteps; k++) {
+			uint32_t v = gr->steps[k].from;
+			json_t *ob = json_object();
+			SET(ob, "addr", addr_str(g->addr[v]));
+			uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
+			SET(ob, "type", json_string(a->heap->rows[row].name));
+			json_array_append_new(objs, ob);
+			char lab[256];
+			pg_label_format(a->heap, &gr->steps[k].label, lab, sizeof(lab));
+			json_t *ed = json_object();
+			SET(ed, "from", addr_str(g->addr[gr->steps[k].from]));
+			SET(ed, "to", addr_str(g->addr[gr->steps[k].to]));
+			SET(ed, "label", json_string(lab));
+			json_array_append_new(edges, ed);
+		}
+		SET(ex, "objects", objs);
+		SET(ex, "edges", edges);
+		/* every member of the example component, for checking against CPython */
+		json_t *members = json_array();
+		uint32_t cid = gr->example_comp;
+		for (uint32_t m = cy->comp_first[cid]; m < cy->comp_first[cid + 1]; m++)
+			json_array_append_new(members, addr_str(g->addr[cy->comp_members[m]]));
+		SET(ex, "component", members);
+		SET(o, "example", ex);
+		json_array_append_new(arr, o);
+	}
+	return arr;
 }
 
 int pg_report_json(FILE *out, const struct pg_analysis *a)
@@ -159,6 +207,8 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	SET(root, "types", types);
 	if (a->coll)
 		SET(root, "collection", collection_json(a));
+	if (a->cycles)
+		SET(root, "cycles", cycles_json(a));
 	SET(root, "partial", json_boolean(a->warn->partial));
 	json_t *warns = json_array();
 	for (size_t i = 0; i < a->warn->n; i++)

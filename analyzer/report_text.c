@@ -50,6 +50,56 @@ static int group_cmp(const void *a, const void *b)
 	return (x->first > y->first) - (x->first < y->first);
 }
 
+static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_view)
+{
+	const struct pg_cycles *cy = a->cycles;
+	const struct pg_graph *g = a->graph;
+	char b1[32], b2[32], b3[32];
+	size_t shown = 0, total = 0;
+	/* groups are printed largest first: bytes, then components */
+	size_t *order = malloc((cy->ngroups + 1) * sizeof(*order));
+	if (!order)
+		return;
+	for (size_t i = 0; i < cy->ngroups; i++)
+		if ((cy->groups[i].kind == PG_CY_GARBAGE) == garbage_view)
+			order[total++] = i;
+	for (size_t i = 1; i < total; i++)
+		for (size_t j = i; j > 0; j--) {
+			const struct pg_cycle_group *x = &cy->groups[order[j - 1]], *y = &cy->groups[order[j]];
+			if (x->bytes > y->bytes || (x->bytes == y->bytes && x->components >= y->components))
+				break;
+			size_t tmp = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = tmp;
+		}
+	for (size_t k = 0; k < total && shown < a->max_groups; k++, shown++) {
+		const struct pg_cycle_group *gr = &cy->groups[order[k]];
+		fprintf(out, "  x%-8s %s%s\n", num(b1, sizeof(b1), gr->components), gr->shape,
+			gr->kind == PG_CY_COLLECTABLE ? "" : "");
+		if (gr->finalizer)
+			fprintf(out, "            %s because of %s\n",
+				gr->kind == PG_CY_GARBAGE ? "in gc.garbage" : "uncollectable", gr->finalizer);
+		uint64_t per = gr->components ? gr->objects / gr->components : 0;
+		uint64_t perb = gr->components ? gr->bytes / gr->components : 0;
+		uint32_t v = gr->steps[0].from;
+		uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
+		fprintf(out, "            %s objects, %s per cycle (%s in all); e.g. %s at 0x%" PRIx64 "\n",
+			num(b2, sizeof(b2), per), bytes(b3, sizeof(b3), perb), bytes(b1, sizeof(b1), gr->bytes),
+			a->heap->rows[row].name, g->addr[v]);
+	}
+	if (total > shown)
+		fprintf(out, "  ... %zu more pattern%s (--max-groups N, or --json)\n", total - shown, total - shown == 1 ? "" : "s");
+	free(order);
+}
+
+static size_t count_groups(const struct pg_cycles *cy, bool garbage_view)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cy->ngroups; i++)
+		n += (cy->groups[i].kind == PG_CY_GARBAGE) == garbage_view;
+	return n;
+}
+
 #define ADDRS_PER_GROUP 5
 
 static void garbage_section(FILE *out, const struct pg_analysis *a)
@@ -78,8 +128,26 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 		gr[k].bytes += gi->size;
 		total += gi->size;
 	}
-	fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
-		bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
+	if (a->cycles) {
+		uint64_t kept = 0, kb = 0;
+		for (size_t i = 0; i < a->cycles->ngroups; i++)
+			if (a->cycles->groups[i].kind == PG_CY_GARBAGE) {
+				kept += a->cycles->groups[i].objects;
+				kb += a->cycles->groups[i].bytes;
+			}
+		size_t np = count_groups(a->cycles, true);
+		char b3[32], b4[32];
+		fprintf(out, "gc.garbage holds %s objects keeping %s alive (%s): %zu leak pattern%s\n",
+			num(b1, sizeof(b1), h->ngarbage), num(b3, sizeof(b3), kept), bytes(b4, sizeof(b4), kb),
+			np, np == 1 ? "" : "s");
+		print_groups(out, a, true);
+		fputc('\n', out);
+	}
+	if (a->cycles)
+		fprintf(out, "gc.garbage by type (%s in the objects themselves):\n", bytes(b2, sizeof(b2), total));
+	else
+		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
+			bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
 	if (!gr)
 		return;
 	qsort(gr, ng, sizeof(*gr), group_cmp);
@@ -138,6 +206,11 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 	else
 		fprintf(out, " and add nothing to gc.garbage");
 	fprintf(out, "%s.\n", a->graph->approximate ? " (approximate: see warnings)" : "");
+	if (a->cycles && count_groups(a->cycles, false)) {
+		size_t np = count_groups(a->cycles, false);
+		fprintf(out, "  %zu cycle pattern%s:\n", np, np == 1 ? "" : "s");
+		print_groups(out, a, false);
+	}
 	if (c->n_freed) {
 		fprintf(out, "  freed:\n");
 		top_types(out, a, pg_pick_freed);

@@ -1,0 +1,562 @@
+#include "cycles.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pg_cycle_kind_name(enum pg_cycle_kind k)
+{
+	switch (k) {
+	case PG_CY_COLLECTABLE: return "collectable";
+	case PG_CY_UNCOLLECTABLE: return "uncollectable";
+	case PG_CY_GARBAGE: return "garbage";
+	}
+	return "?";
+}
+
+#define UNSEEN UINT32_MAX
+
+struct frame {
+	uint32_t v;
+	uint64_t e;
+};
+
+/* Iterative Tarjan over the nodes with in[v] set; edges leaving the set are
+ * ignored.  comp[v] gets a component id (numbered from *ncomps on). */
+static pg_error *tarjan(const struct pg_graph *g, const uint8_t *in, uint32_t *comp, size_t *ncomps)
+{
+	size_t n = g->n;
+	uint32_t *index = malloc((n ? n : 1) * sizeof(*index));
+	uint32_t *low = malloc((n ? n : 1) * sizeof(*low));
+	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	struct frame *calls = malloc((n ? n : 1) * sizeof(*calls));
+	if (!index || !low || !stack || !calls) {
+		free(index);
+		free(low);
+		free(stack);
+		free(calls);
+		return &pg_enomem;
+	}
+	for (size_t i = 0; i < n; i++)
+		index[i] = UNSEEN;
+	uint32_t counter = 0;
+	size_t sp = 0, cp = 0;
+	for (size_t root = 0; root < n; root++) {
+		if (!in[root] || index[root] != UNSEEN)
+			continue;
+		index[root] = low[root] = counter++;
+		stack[sp++] = (uint32_t)root;
+		comp[root] = UNSEEN; /* on stack */
+		calls[cp++] = (struct frame){ (uint32_t)root, g->estart[root] };
+		while (cp) {
+			struct frame *f = &calls[cp - 1];
+			uint32_t v = f->v;
+			if (f->e < g->estart[v + 1]) {
+				uint32_t w = g->eto[f->e++];
+				if (!in[w])
+					continue;
+				if (index[w] == UNSEEN) {
+					index[w] = low[w] = counter++;
+					stack[sp++] = w;
+					comp[w] = UNSEEN;
+					calls[cp++] = (struct frame){ w, g->estart[w] };
+				} else if (comp[w] == UNSEEN && index[w] < low[v]) {
+					low[v] = index[w];
+				}
+				continue;
+			}
+			cp--;
+			if (cp) {
+				uint32_t u = calls[cp - 1].v;
+				if (low[v] < low[u])
+					low[u] = low[v];
+			}
+			if (low[v] == index[v]) {
+				uint32_t id = (uint32_t)(*ncomps)++;
+				uint32_t w;
+				do {
+					w = stack[--sp];
+					comp[w] = id;
+				} while (w != v);
+			}
+		}
+	}
+	free(index);
+	free(low);
+	free(stack);
+	free(calls);
+	return NULL;
+}
+
+/* Unreachable set when gc.garbage is emptied: its items lose the list's
+ * references (refcount and edges), then collect's reachability runs again. */
+static pg_error *garbage_view(const struct pg_heap *h, const struct pg_graph *g, const struct pg_collect *c,
+			      uint8_t *inb)
+{
+	size_t n = g->n;
+	uint32_t list = h->garbage_exists ? pg_graph_index(g, h->garbage_list) : PG_NONE;
+	if (list == PG_NONE)
+		return NULL;
+	int64_t *refs = malloc((n ? n : 1) * sizeof(*refs));
+	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	uint8_t *reach = calloc(n ? n : 1, 1);
+	if (!refs || !stack || !reach) {
+		free(refs);
+		free(stack);
+		free(reach);
+		return &pg_enomem;
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = g->refcnt[i];
+	for (uint64_t e = g->estart[list]; e < g->estart[list + 1]; e++)
+		refs[g->eto[e]]--;
+	for (size_t i = 0; i < n; i++) {
+		if (i == list)
+			continue;
+		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++)
+			if (refs[g->eto[e]] > 0)
+				refs[g->eto[e]]--;
+	}
+	size_t sp = 0;
+	for (size_t i = 0; i < n; i++)
+		if (refs[i] > 0) {
+			reach[i] = 1;
+			stack[sp++] = (uint32_t)i;
+		}
+	while (sp) {
+		uint32_t v = stack[--sp];
+		if (v == list)
+			continue;
+		for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++) {
+			uint32_t w = g->eto[e];
+			if (!reach[w]) {
+				reach[w] = 1;
+				stack[sp++] = w;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		inb[i] = !reach[i] && !(c->state[i] & PG_S_UNREACHABLE);
+	free(refs);
+	free(stack);
+	free(reach);
+	return NULL;
+}
+
+struct ctx {
+	struct pg_heap *h;
+	struct pg_traverse *t;
+	const struct pg_graph *g;
+	const struct pg_collect *c;
+	struct pg_cycles *cy;
+	uint32_t *parent, *stamp, *queue;
+};
+
+static bool is_user_instance(const struct ctx *x, uint32_t v)
+{
+	const struct pg_type *ty = &x->h->types[x->g->type[v]];
+	return ty->kind == PG_K_INSTANCE || ((ty->flags & PG_TPFLAGS_HEAPTYPE) && ty->kind != PG_K_TYPE);
+}
+
+static bool has_fin(const struct ctx *x, uint32_t v)
+{
+	if (x->c->state[v] & PG_S_FINALIZER)
+		return true;
+	return pg_has_finalizer(x->t, x->g->addr[v], x->g->type[v], NULL);
+}
+
+/* The most telling member: a finalizer object, else a user class instance,
+ * else the largest object (lowest address on ties). */
+static uint32_t telling(struct ctx *x, uint32_t cid)
+{
+	const struct pg_cycles *cy = x->cy;
+	uint32_t best = PG_NONE, best_rank = 0;
+	uint64_t best_size = 0;
+	for (uint32_t k = cy->comp_first[cid]; k < cy->comp_first[cid + 1]; k++) {
+		uint32_t v = cy->comp_members[k];
+		uint32_t rank = has_fin(x, v) ? 3 : is_user_instance(x, v) ? 2 : 1;
+		uint64_t size = pg_heap_size_of(x->h, x->g->addr[v], &x->h->types[x->g->type[v]]);
+		if (best == PG_NONE || rank > best_rank || (rank == best_rank && size > best_size)) {
+			best = v;
+			best_rank = rank;
+			best_size = size;
+		}
+	}
+	return best;
+}
+
+/* Shortest cycle through s inside its component (BFS); fills steps. */
+static pg_error *shortest_cycle(struct ctx *x, uint32_t s, struct pg_cycle_step **steps, size_t *nsteps)
+{
+	const struct pg_graph *g = x->g;
+	const uint32_t *comp = x->cy->comp;
+	uint32_t cid = comp[s], stampv = cid + 1;
+	size_t head = 0, tail = 0;
+	x->queue[tail++] = s;
+	x->stamp[s] = stampv;
+	x->parent[s] = PG_NONE;
+	uint32_t last = PG_NONE;
+	while (head < tail && last == PG_NONE) {
+		uint32_t u = x->queue[head++];
+		for (uint64_t e = g->estart[u]; e < g->estart[u + 1]; e++) {
+			uint32_t w = g->eto[e];
+			if (w == s) {
+				last = u;
+				break;
+			}
+			if (comp[w] != cid || x->stamp[w] == stampv)
+				continue;
+			x->stamp[w] = stampv;
+			x->parent[w] = u;
+			x->queue[tail++] = w;
+		}
+	}
+	if (last == PG_NONE)
+		return pg_error_create(PG_ERR_INTERNAL, "no cycle through a member of a strongly connected component");
+	size_t len = 1;
+	for (uint32_t v = last; v != s; v = x->parent[v])
+		len++;
+	struct pg_cycle_step *st = calloc(len, sizeof(*st));
+	if (!st)
+		return &pg_enomem;
+	/* path s -> ... -> last, then last -> s */
+	st[len - 1].from = last;
+	st[len - 1].to = s;
+	size_t k = len - 1;
+	for (uint32_t v = last; v != s; v = x->parent[v]) {
+		k--;
+		st[k].from = x->parent[v];
+		st[k].to = v;
+	}
+	for (size_t i = 0; i < len; i++) {
+		struct pg_label l = { PG_L_NAME, (uint64_t)(uintptr_t)"?" };
+		pg_graph_labels(x->h, x->t, g, st[i].from, st[i].to, &l, 1);
+		st[i].label = l;
+	}
+	*steps = st;
+	*nsteps = len;
+	return NULL;
+}
+
+static const char *row_name(struct ctx *x, uint32_t v)
+{
+	uint32_t row = pg_heap_row_of(x->h, x->g->addr[v], x->g->type[v]);
+	return x->h->rows[row].name;
+}
+
+/* One step as text: "Type.attr" (a __dict__ hop collapsed), "Type[3]", ... */
+static char *step_text(struct ctx *x, const struct pg_cycle_step *st, size_t n, size_t i, size_t *used)
+{
+	char lab[200], lab2[200];
+	*used = 1;
+	pg_label_format(x->h, &st[i].label, lab, sizeof(lab));
+	const char *name = row_name(x, st[i].from);
+	if (st[i].label.kind == PG_L_NAME && strcmp((const char *)(uintptr_t)st[i].label.payload, "__dict__") == 0 &&
+	    i + 1 < n && st[i + 1].label.kind == PG_L_KEY &&
+	    x->h->types[x->g->type[st[i].to]].kind == PG_K_DICT) {
+		pg_label_format(x->h, &st[i + 1].label, lab2, sizeof(lab2));
+		size_t l = strlen(lab2);
+		if (l > 4 && lab2[0] == '[' && lab2[1] == '\'' && lab2[l - 2] == '\'' && lab2[l - 1] == ']') {
+			lab2[l - 2] = 0;
+			*used = 2;
+			return pg_asprintf("%s.%s", name, lab2 + 2);
+		}
+	}
+	if (lab[0] == '[' || lab[0] == '.' || lab[0] == '<')
+		return pg_asprintf("%s%s", name, lab);
+	return pg_asprintf("%s.%s", name, lab);
+}
+
+static char *join_steps(char **parts, size_t n, size_t rot, const char *end)
+{
+	size_t len = 1 + strlen(end);
+	for (size_t i = 0; i < n; i++)
+		len += strlen(parts[i]) + 4;
+	char *s = malloc(len);
+	if (!s)
+		return NULL;
+	s[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		strcat(s, parts[(i + rot) % n]);
+		strcat(s, " -> ");
+	}
+	strcat(s, end);
+	return s;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* shape (from the telling object) and key (canonical rotation + multiset) */
+static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_step *st, size_t n,
+			  char **shape, char **key)
+{
+	char **parts = calloc(n, sizeof(*parts));
+	if (!parts)
+		return &pg_enomem;
+	size_t np = 0;
+	for (size_t i = 0; i < n;) {
+		size_t used;
+		parts[np] = step_text(x, st, n, i, &used);
+		if (!parts[np])
+			break;
+		np++;
+		i += used;
+	}
+	*shape = join_steps(parts, np, 0, row_name(x, st[0].from));
+	size_t best = 0;
+	for (size_t r = 1; r < np; r++) {
+		for (size_t i = 0; i < np; i++) {
+			int c = strcmp(parts[(r + i) % np], parts[(best + i) % np]);
+			if (c < 0) {
+				best = r;
+				break;
+			}
+			if (c > 0)
+				break;
+		}
+	}
+	char *canon = join_steps(parts, np, best, "");
+	/* the component's type multiset */
+	const struct pg_cycles *cy = x->cy;
+	size_t m = cy->comp_first[cid + 1] - cy->comp_first[cid];
+	const char **names = malloc((m ? m : 1) * sizeof(*names));
+	char *ms = NULL;
+	if (names) {
+		size_t len = 1;
+		for (size_t k = 0; k < m; k++) {
+			names[k] = row_name(x, cy->comp_members[cy->comp_first[cid] + k]);
+			len += strlen(names[k]) + 1;
+		}
+		qsort(names, m, sizeof(*names), cmp_str);
+		ms = malloc(len);
+		if (ms) {
+			ms[0] = 0;
+			for (size_t k = 0; k < m; k++) {
+				strcat(ms, names[k]);
+				strcat(ms, ",");
+			}
+		}
+		free(names);
+	}
+	*key = canon && ms ? pg_asprintf("%s|%s", canon, ms) : NULL;
+	free(canon);
+	free(ms);
+	for (size_t i = 0; i < np; i++)
+		free(parts[i]);
+	free(parts);
+	return *shape && *key ? NULL : &pg_enomem;
+}
+
+static bool self_loop(const struct pg_graph *g, uint32_t v)
+{
+	for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
+		if (g->eto[e] == v)
+			return true;
+	return false;
+}
+
+pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
+			 const struct pg_collect *c, struct pg_cycles **ret)
+{
+	size_t n = g->n;
+	pg_error *err = NULL;
+	struct pg_cycles *cy = calloc(1, sizeof(*cy));
+	uint8_t *ina = calloc(n ? n : 1, 1), *inb = calloc(n ? n : 1, 1);
+	struct ctx x = { h, t, g, c, cy, NULL, NULL, NULL };
+	uint32_t *owner = NULL;
+	uint64_t *cobj = NULL, *cbytes = NULL;
+	struct pg_strmap gindex = { 0 };
+	if (!cy || !ina || !inb) {
+		err = &pg_enomem;
+		goto out;
+	}
+	cy->comp = malloc((n ? n : 1) * sizeof(*cy->comp));
+	x.parent = malloc((n ? n : 1) * sizeof(*x.parent));
+	x.stamp = calloc(n ? n : 1, sizeof(*x.stamp));
+	x.queue = malloc((n ? n : 1) * sizeof(*x.queue));
+	if (!cy->comp || !x.parent || !x.stamp || !x.queue) {
+		err = &pg_enomem;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cy->comp[i] = PG_NONE;
+		ina[i] = (c->state[i] & PG_S_UNREACHABLE) != 0;
+	}
+	if ((err = garbage_view(h, g, c, inb)))
+		goto out;
+	size_t na = 0;
+	if ((err = tarjan(g, ina, cy->comp, &na)))
+		goto out;
+	size_t nall = na;
+	if ((err = tarjan(g, inb, cy->comp, &nall)))
+		goto out;
+	cy->ncomps = nall;
+	/* members per component (CSR) */
+	cy->comp_first = calloc(nall + 2, sizeof(*cy->comp_first));
+	cy->comp_view = calloc(nall + 1, 1);
+	size_t nin = 0;
+	for (size_t i = 0; i < n; i++)
+		nin += cy->comp[i] != PG_NONE;
+	cy->comp_members = malloc((nin ? nin : 1) * sizeof(*cy->comp_members));
+	if (!cy->comp_first || !cy->comp_view || !cy->comp_members) {
+		err = &pg_enomem;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cy->comp[i] != PG_NONE)
+			cy->comp_first[cy->comp[i] + 1]++;
+	for (size_t k = 0; k < nall; k++)
+		cy->comp_first[k + 1] += cy->comp_first[k];
+	{
+		uint32_t *fill = malloc((nall + 1) * sizeof(*fill));
+		if (!fill) {
+			err = &pg_enomem;
+			goto out;
+		}
+		memcpy(fill, cy->comp_first, (nall + 1) * sizeof(*fill));
+		for (size_t i = 0; i < n; i++)
+			if (cy->comp[i] != PG_NONE)
+				cy->comp_members[fill[cy->comp[i]]++] = (uint32_t)i;
+		free(fill);
+	}
+	for (size_t k = na; k < nall; k++)
+		cy->comp_view[k] = 1;
+	/* which components are non-trivial, and what each one frees or keeps:
+	 * its members plus the trivial set members only it reaches first */
+	owner = malloc((n ? n : 1) * sizeof(*owner));
+	cobj = calloc(nall + 1, sizeof(*cobj));
+	cbytes = calloc(nall + 1, sizeof(*cbytes));
+	if (!owner || !cobj || !cbytes) {
+		err = &pg_enomem;
+		goto out;
+	}
+	size_t qh = 0, qt = 0;
+	for (size_t i = 0; i < n; i++)
+		owner[i] = PG_NONE;
+	for (size_t k = 0; k < nall; k++) {
+		size_t size = cy->comp_first[k + 1] - cy->comp_first[k];
+		uint32_t v0 = cy->comp_members[cy->comp_first[k]];
+		if (size < 2 && !self_loop(g, v0))
+			continue;
+		cy->nontrivial[cy->comp_view[k]]++;
+		for (uint32_t m = cy->comp_first[k]; m < cy->comp_first[k + 1]; m++) {
+			owner[cy->comp_members[m]] = (uint32_t)k;
+			x.queue[qt++] = cy->comp_members[m];
+		}
+	}
+	while (qh < qt) {
+		uint32_t v = x.queue[qh++];
+		const uint8_t *in = cy->comp_view[owner[v]] ? inb : ina;
+		for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++) {
+			uint32_t w = g->eto[e];
+			if (!in[w] || owner[w] != PG_NONE)
+				continue;
+			owner[w] = owner[v];
+			x.queue[qt++] = w;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (owner[i] == PG_NONE)
+			continue;
+		cobj[owner[i]]++;
+		cbytes[owner[i]] += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+	}
+	/* groups */
+	size_t capgroups = 0;
+	for (size_t k = 0; k < nall; k++) {
+		size_t size = cy->comp_first[k + 1] - cy->comp_first[k];
+		uint32_t v0 = cy->comp_members[cy->comp_first[k]];
+		if (size < 2 && !self_loop(g, v0))
+			continue;
+		uint32_t s = telling(&x, (uint32_t)k);
+		struct pg_cycle_step *steps = NULL;
+		size_t nsteps = 0;
+		if ((err = shortest_cycle(&x, s, &steps, &nsteps)))
+			goto out;
+		char *shape = NULL, *key = NULL;
+		if ((err = shape_of(&x, (uint32_t)k, steps, nsteps, &shape, &key))) {
+			free(steps);
+			free(shape);
+			free(key);
+			goto out;
+		}
+		enum pg_cycle_kind kind = cy->comp_view[k] ? PG_CY_GARBAGE
+			: pg_is_uncollectable(c, s) ? PG_CY_UNCOLLECTABLE : PG_CY_COLLECTABLE;
+		uint32_t gi;
+		if (pg_strmap_get(&gindex, key, kind, &gi)) {
+			free(steps);
+			free(shape);
+			free(key);
+		} else {
+			if ((err = pg_grow((void **)&cy->groups, &capgroups, cy->ngroups + 1, sizeof(*cy->groups)))) {
+				free(steps);
+				free(shape);
+				free(key);
+				goto out;
+			}
+			gi = (uint32_t)cy->ngroups++;
+			struct pg_cycle_group *gr = &cy->groups[gi];
+			memset(gr, 0, sizeof(*gr));
+			gr->kind = kind;
+			gr->shape = shape;
+			gr->key = key;
+			gr->steps = steps;
+			gr->nsteps = nsteps;
+			gr->example_comp = (uint32_t)k;
+			if (kind != PG_CY_COLLECTABLE) {
+				/* a finalizer in the component, else the telling object's */
+				for (uint32_t m = cy->comp_first[k]; m < cy->comp_first[k + 1] && !gr->finalizer; m++) {
+					uint32_t v = cy->comp_members[m];
+					if (has_fin(&x, v))
+						gr->finalizer = pg_finalizer_source(t, g->addr[v], g->type[v]);
+				}
+				if (!gr->finalizer)
+					gr->finalizer = pg_asprintf("kept by a finalizer object that reaches it");
+			}
+			if ((err = pg_strmap_put(&gindex, gr->key, kind, gi)))
+				goto out;
+		}
+		struct pg_cycle_group *gr = &cy->groups[gi];
+		gr->components++;
+		gr->objects += cobj[k];
+		gr->bytes += cbytes[k];
+	}
+out:
+	pg_strmap_free(&gindex);
+	free(ina);
+	free(inb);
+	free(owner);
+	free(cobj);
+	free(cbytes);
+	free(x.parent);
+	free(x.stamp);
+	free(x.queue);
+	if (err) {
+		pg_cycles_free(cy);
+		return err;
+	}
+	*ret = cy;
+	return NULL;
+}
+
+void pg_cycles_free(struct pg_cycles *cy)
+{
+	if (!cy)
+		return;
+	for (size_t i = 0; i < cy->ngroups; i++) {
+		free(cy->groups[i].shape);
+		free(cy->groups[i].key);
+		free(cy->groups[i].finalizer);
+		free(cy->groups[i].steps);
+	}
+	free(cy->groups);
+	free(cy->comp);
+	free(cy->comp_first);
+	free(cy->comp_members);
+	free(cy->comp_view);
+	free(cy);
+}
