@@ -57,6 +57,7 @@ static const char usage_text[] =
 	"                          pattern (render with dot -Tsvg)\n"
 	"  --object ADDR           one object: type, size, refcount, referents with\n"
 	"                          labels, referrers among the tracked objects\n"
+	"  --components            JSON: also list every non-trivial component\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
 	"  --verbose               log how the interpreter and its state were found\n"
 	"  --help, --version\n"
@@ -136,7 +137,7 @@ static bool parse_size(const char *s, size_t *out)
 
 int main(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_VERBOSE, O_HELP, O_VERSION };
+	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE, O_HELP, O_VERSION };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -148,6 +149,7 @@ int main(int argc, char **argv)
 		{ "no-cycles", no_argument, NULL, O_NOCYCLES },
 		{ "max-groups", required_argument, NULL, O_MAXGROUPS },
 		{ "dot", required_argument, NULL, O_DOT },
+		{ "components", no_argument, NULL, O_COMPONENTS },
 		{ "object", required_argument, NULL, O_OBJECT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "help", no_argument, NULL, O_HELP },
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct pg_core_options co = { 0 };
-	bool json = false, collect = true, cycles = true, have_object = false;
+	bool json = false, collect = true, cycles = true, have_object = false, components = false;
 	size_t max_groups = 10;
 	const char *dot = NULL;
 	uint64_t object_addr = 0;
@@ -183,6 +185,7 @@ int main(int argc, char **argv)
 				return usage_error("--max-groups takes a positive whole number, not '%s'", optarg);
 			break;
 		case O_DOT: dot = optarg; break;
+		case O_COMPONENTS: components = true; break;
 		case O_OBJECT: {
 			char *end;
 			errno = 0;
@@ -241,6 +244,7 @@ int main(int argc, char **argv)
 					   .trav = trav, .graph = graph, .coll = coll };
 		a.cycles = cyc;
 		a.max_groups = max_groups;
+		a.components = components;
 		int r;
 		if (have_object)
 			r = graph ? pg_report_object(stdout, &a, object_addr, json) : -2;

@@ -16,7 +16,8 @@ struct pg_analysis {
 	struct pg_collect *coll;
 	struct pg_cycles *cycles;     /* NULL with --no-cycles */
 	size_t top;
-	size_t max_groups;            /* cycle groups shown in the text report */            /* rows of the histogram in the text report */
+	size_t max_groups;            /* cycle groups shown in the text report */
+	bool components;              /* JSON: list every non-trivial component */            /* rows of the histogram in the text report */
 };
 
 /* Both return 0, or -1 when writing failed. */

@@ -104,6 +104,31 @@ static json_t *collection_json(const struct pg_analysis *a)
 	return o;
 }
 
+static json_t *components_json(const struct pg_analysis *a)
+{
+	const struct pg_cycles *cy = a->cycles;
+	const struct pg_graph *g = a->graph;
+	json_t *o = json_object(), *views[2] = { json_array(), json_array() };
+	for (size_t k = 0; k < cy->ncomps; k++) {
+		uint32_t first = cy->comp_first[k], end = cy->comp_first[k + 1];
+		if (end - first < 2) {
+			uint32_t v = cy->comp_members[first];
+			bool self = false;
+			for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
+				self |= g->eto[e] == v;
+			if (!self)
+				continue;
+		}
+		json_t *m = json_array();
+		for (uint32_t i = first; i < end; i++)
+			json_array_append_new(m, addr_str(g->addr[cy->comp_members[i]]));
+		json_array_append_new(views[cy->comp_view[k]], m);
+	}
+	SET(o, "unreachable", views[0]);
+	SET(o, "garbage", views[1]);
+	return o;
+}
+
 static json_t *cycles_json(const struct pg_analysis *a)
 {
 	const struct pg_cycles *cy = a->cycles;
@@ -209,6 +234,8 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 		SET(root, "collection", collection_json(a));
 	if (a->cycles)
 		SET(root, "cycles", cycles_json(a));
+	if (a->cycles && a->components)
+		SET(root, "components", components_json(a));
 	SET(root, "partial", json_boolean(a->warn->partial));
 	json_t *warns = json_array();
 	for (size_t i = 0; i < a->warn->n; i++)
