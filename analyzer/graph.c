@@ -50,18 +50,15 @@ static pg_error *radix_sort(struct node *v, size_t n)
 
 uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
 {
-	uint32_t page;
-	if (!pg_u64map_get(&g->pages, (addr >> 12) + 1, &page))
+	uint32_t ci;
+	if ((addr & 7) || !pg_u64map_get(&g->chunks, (addr >> 15) + 1, &ci))
 		return PG_NONE;
-	size_t lo = g->page_first[page], hi = g->page_first[page + 1];
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (g->addr[mid] < addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < g->n && g->addr[lo] == addr ? (uint32_t)lo : PG_NONE;
+	const struct pg_chunk *c = &g->chunk[ci];
+	unsigned bit = (unsigned)(addr >> 3) & 4095, w = bit >> 6;
+	uint64_t word = c->bits[w], mask = 1ULL << (bit & 63);
+	if (!(word & mask))
+		return PG_NONE;
+	return c->first + c->prefix[w] + (uint32_t)__builtin_popcountll(word & (mask - 1));
 }
 
 struct builder {
@@ -128,8 +125,9 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		err = &pg_enomem;
 		goto fail;
 	}
-	uint64_t lastpage = 0;
-	size_t cappages = 0, dups = 0, k = 0;
+	uint64_t lastchunk = 0;
+	size_t capchunks = 0, dups = 0, k = 0;
+	struct pg_chunk *cur = NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (k && nodes[i].addr == g->addr[k - 1]) {
 			dups++; /* a damaged list met twice: count it once */
@@ -138,25 +136,38 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		g->addr[k] = nodes[i].addr;
 		g->type[k] = nodes[i].type;
 		g->gen[k] = (uint8_t)nodes[i].gen;
-		uint64_t page = (nodes[i].addr >> 12) + 1;
-		if (page != lastpage) {
-			err = pg_grow((void **)&g->page_first, &cappages, g->npages + 2, sizeof(*g->page_first));
+		if (nodes[i].addr & 7) {
+			dups++; /* cannot be an object; the walk rejects these */
+			continue;
+		}
+		uint64_t chunk = (nodes[i].addr >> 15) + 1;
+		if (chunk != lastchunk) {
+			err = pg_grow((void **)&g->chunk, &capchunks, g->nchunks + 1, sizeof(*g->chunk));
 			if (!err)
-				err = pg_u64map_put(&g->pages, page, (uint32_t)g->npages);
+				err = pg_u64map_put(&g->chunks, chunk, (uint32_t)g->nchunks);
 			if (err) {
 				free(nodes);
 				goto fail;
 			}
-			g->page_first[g->npages++] = (uint32_t)k;
-			lastpage = page;
+			cur = &g->chunk[g->nchunks++];
+			memset(cur, 0, sizeof(*cur));
+			cur->first = (uint32_t)k;
+			lastchunk = chunk;
 		}
+		unsigned bit = (unsigned)(nodes[i].addr >> 3) & 4095;
+		cur->bits[bit >> 6] |= 1ULL << (bit & 63);
 		k++;
 	}
 	free(nodes);
 	n = g->n = k;
-	if (!g->page_first && (err = pg_grow((void **)&g->page_first, &cappages, 1, sizeof(*g->page_first))))
-		goto fail;
-	g->page_first[g->npages] = (uint32_t)n;
+	for (size_t ci = 0; ci < g->nchunks; ci++) {
+		struct pg_chunk *c = &g->chunk[ci];
+		unsigned sum = 0;
+		for (int w = 0; w < 64; w++) {
+			c->prefix[w] = (uint16_t)sum;
+			sum += (unsigned)__builtin_popcountll(c->bits[w]);
+		}
+	}
 	if (dups)
 		pg_warn_partial(h->warn, "%zu objects were found twice in the generation lists (damaged links)", dups);
 
@@ -202,8 +213,8 @@ void pg_graph_free(struct pg_graph *g)
 	free(g->refcnt);
 	free(g->estart);
 	free(g->eto);
-	free(g->page_first);
-	pg_u64map_free(&g->pages);
+	free(g->chunk);
+	pg_u64map_free(&g->chunks);
 	free(g);
 }
 

@@ -13,6 +13,12 @@ struct pg_label {
 	uint64_t payload;
 };
 
+struct pg_chunk {
+	uint32_t first;          /* index of the chunk's first object */
+	uint16_t prefix[64];     /* objects before each bitmap word */
+	uint64_t bits[64];
+};
+
 struct pg_graph {
 	size_t n;
 	uint64_t *addr;      /* sorted */
@@ -22,9 +28,12 @@ struct pg_graph {
 	uint64_t *estart;    /* n + 1 */
 	uint32_t *eto;            /* edge targets; labels are found again on demand */
 	size_t nedges;
-	struct pg_u64map pages;   /* (addr >> 12) + 1 -> page number */
-	uint32_t *page_first;     /* page number -> first object index; one extra at the end */
-	size_t npages;
+	/* address -> index: per 32 KiB chunk holding objects, a bitmap of object
+	 * starts (8-byte granularity) with prefix counts: one hash probe, one
+	 * bitmap word, a popcount */
+	struct pg_u64map chunks;  /* (addr >> 15) + 1 -> chunk number */
+	struct pg_chunk *chunk;
+	size_t nchunks;
 	bool approximate;         /* some edges come from a conservative scan */
 	uint64_t approx_objects;
 };
