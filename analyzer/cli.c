@@ -113,8 +113,6 @@ static int pg_write_dot(const char *path, const struct pg_analysis *a)
 		r = -1;
 	if (fclose(f) != 0)
 		r = -1;
-	if (r == 0 && strcmp(path, a->core->path) == 0)
-		r = -1; /* never over the input */
 	if (r == 0)
 		r = rename(tmp, path);
 	if (r != 0) {
@@ -209,6 +207,11 @@ int pg_main(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given");
 	co.path = argv[optind];
+	if (dot) {
+		struct stat sa, sb;
+		if (stat(dot, &sa) == 0 && stat(co.path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+			return usage_error("--dot %s would write over the core", dot);
+	}
 
 	struct pg_warnings warn = { 0 };
 	struct pg_core *core = NULL;
