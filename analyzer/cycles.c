@@ -351,6 +351,105 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 	return *shape && *key ? NULL : &pg_enomem;
 }
 
+/* Non-gc objects (strings, ints, untracked tuples) whose every reference
+ * comes from one component's objects go with that component. */
+struct held {
+	struct pg_u64map index;  /* address -> slot */
+	uint64_t *addr;
+	uint32_t *count, *owner;
+	size_t n, cap;
+	const uint32_t *owners;
+	const struct pg_graph *g;
+	uint32_t cur_owner;
+	pg_error *err;
+};
+
+static void held_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
+{
+	(void)kind;
+	(void)payload;
+	struct held *hd = arg;
+	if (hd->err || pg_graph_index(hd->g, ref) != PG_NONE)
+		return;
+	uint32_t slot;
+	if (pg_u64map_get(&hd->index, ref, &slot)) {
+		hd->count[slot]++;
+		if (hd->owner[slot] != hd->cur_owner)
+			hd->owner[slot] = PG_NONE;
+		return;
+	}
+	if (hd->n == hd->cap) {
+		size_t ncap = hd->cap ? hd->cap * 2 : 1024;
+		uint64_t *a = pg_reallocarray(hd->addr, ncap, sizeof(*a));
+		uint32_t *c = a ? pg_reallocarray(hd->count, ncap, sizeof(*c)) : NULL;
+		if (a)
+			hd->addr = a;
+		if (c)
+			hd->count = c;
+		uint32_t *o = c ? pg_reallocarray(hd->owner, ncap, sizeof(*o)) : NULL;
+		if (o)
+			hd->owner = o;
+		if (!a || !c || !o) {
+			hd->err = &pg_enomem;
+			return;
+		}
+		hd->cap = ncap;
+	}
+	hd->addr[hd->n] = ref;
+	hd->count[hd->n] = 1;
+	hd->owner[hd->n] = hd->cur_owner;
+	hd->err = pg_u64map_put(&hd->index, ref, (uint32_t)hd->n);
+	hd->n++;
+}
+
+static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *cobj, uint64_t *cbytes)
+{
+	struct pg_heap *h = x->h;
+	const struct pg_graph *g = x->g;
+	struct held hd = { .owners = owner, .g = g };
+	for (size_t i = 0; i < g->n && !hd.err; i++) {
+		if (owner[i] == PG_NONE)
+			continue;
+		hd.cur_owner = owner[i];
+		bool approx = false;
+		pg_error *e = pg_traverse_object(x->t, g->addr[i], g->type[i], held_visit, &hd, &approx);
+		if (e)
+			hd.err = e;
+	}
+	const struct pg_layout *L = &h->in->L;
+	for (size_t k = 0; k < hd.n && !hd.err; k++) {
+		if (hd.owner[k] == PG_NONE)
+			continue;
+		uint64_t rc, type;
+		pg_error *e = pg_read_u64(&h->core->mem, hd.addr[k] + (uint64_t)L->ob_refcnt.off, &rc);
+		if (!e)
+			e = pg_read_u64(&h->core->mem, hd.addr[k] + (uint64_t)L->ob_type.off, &type);
+		if (e) {
+			pg_error_destroy(e);
+			continue;
+		}
+		if ((int64_t)rc != (int64_t)hd.count[k])
+			continue;
+		uint32_t tidx;
+		e = pg_heap_type(h, type, &tidx);
+		if (e) {
+			if (e->kind == PG_ERR_NOMEM)
+				hd.err = e;
+			else
+				pg_error_destroy(e);
+			continue;
+		}
+		cobj[hd.owner[k]]++;
+		cbytes[hd.owner[k]] += pg_heap_size_of(h, hd.addr[k], &h->types[tidx]);
+	}
+	pg_error *err = hd.err;
+	pg_u64map_free(&hd.index);
+	free(hd.addr);
+	free(hd.count);
+	free(hd.owner);
+	return err;
+}
+
 static bool self_loop(const struct pg_graph *g, uint32_t v)
 {
 	for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
@@ -465,6 +564,8 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		cobj[owner[i]]++;
 		cbytes[owner[i]] += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
 	}
+	if ((err = untracked_held(&x, owner, cobj, cbytes)))
+		goto out;
 	/* groups */
 	size_t capgroups = 0;
 	for (size_t k = 0; k < nall; k++) {
