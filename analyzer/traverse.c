@@ -1,5 +1,6 @@
 #include "traverse.h"
 
+#include <dwarf.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,72 +9,86 @@
 
 #include "layout.h"
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS 24
+#define MAX_AUX 8
+#define MAX_CANDS 8            /* definitions of one struct name kept per module */
 #define MAX_CHAIN 256          /* tp_base chains, class bases: bounded */
 #define MAX_ITEMS (1ULL << 31) /* containers claiming more are not believed */
 #define T_OBJECT_EX 16
 #define SETUP_LOOP 120
+#define TPFLAGS_HAVE_CLASS (1UL << 8)
 
 enum special {
 	SP_FIELDS,    /* only the listed PyObject * fields */
-	SP_DICT, SP_LIST, SP_TUPLE, SP_SET, SP_SUBTYPE, SP_FRAME, SP_DEQUE,
+	SP_DICT, SP_LIST, SP_TUPLE, SP_SET, SP_SUBTYPE, SP_FRAME,
+	SP_DEQUE,     /* the items, block by block (aux below) */
 	SP_DEFDICT,   /* fields, then the dict */
-	SP_NOTHING,   /* visits nothing */
+	SP_TEEDATA,   /* fields, then values[0..numread) */
+	SP_XMLPARSE,  /* handlers[i] for each named entry of handler_info[] */
+	SP_CTYPES_TYPE, /* the StgDict's proto when tp_dict is a StgDict, then fields */
 };
 
 struct handler {
 	const char *fn;     /* C name of the traverse function */
 	enum special sp;
-	const char *sname;  /* struct the fields belong to (NULL: none) */
-	const char *fields; /* "field field=label ..." */
+	const char *sname;  /* struct the fields belong to, as the module's DWARF names it */
+	const char *fields; /* visited: "field field=label a.b=label ..." */
+	const char *aux;    /* read by the special visitor, not visited: "path" (of sname),
+	                     * "Struct/path" (of another struct), "Struct/" (its size) */
+	const char *sym;    /* a data symbol of the function's module the visitor reads */
 };
 
-/* Every traverse function of CPython 2.7 (and Debian's built-in modules)
- * that is emulated.  Fields are visited in the order CPython visits them.
- * docs/traverse-coverage.md lists them all against the debug info. */
+/* Every traverse function of CPython 2.7 (the interpreter, and the
+ * lib-dynload extension modules) that is emulated; field labels are the
+ * Python attribute names where there is one.  docs/traverse-coverage.md
+ * lists them all against the debug info (fixtures/test_traverse_coverage.py
+ * keeps the two in step).  The set and multiplicity of what is visited is
+ * CPython's; the order mostly is. */
+#define EXC_BASE "dict=__dict__ args message"
 static const struct handler handlers[] = {
-	{ "dict_traverse", SP_DICT, NULL, NULL },
-	{ "list_traverse", SP_LIST, NULL, NULL },
-	{ "tupletraverse", SP_TUPLE, NULL, NULL },
-	{ "set_traverse", SP_SET, NULL, NULL },
-	{ "subtype_traverse", SP_SUBTYPE, NULL, NULL },
+	{ "dict_traverse", SP_DICT, NULL, NULL, NULL, NULL },
+	{ "list_traverse", SP_LIST, NULL, NULL, NULL, NULL },
+	{ "tupletraverse", SP_TUPLE, NULL, NULL, NULL, NULL },
+	{ "set_traverse", SP_SET, NULL, NULL, NULL, NULL },
+	{ "subtype_traverse", SP_SUBTYPE, NULL, NULL, NULL, NULL },
 	{ "frame_traverse", SP_FRAME, "PyFrameObject",
-	  "f_back f_code f_builtins f_globals f_locals f_trace f_exc_type f_exc_value f_exc_traceback" },
-	{ "deque_traverse", SP_DEQUE, NULL, NULL },
-	{ "defdict_traverse", SP_DEFDICT, "defdictobject", "default_factory" },
-	{ "type_traverse", SP_FIELDS, "PyTypeObject", "tp_dict tp_cache tp_mro tp_bases tp_base" },
+	  "f_back f_code f_builtins f_globals f_locals f_trace f_exc_type f_exc_value f_exc_traceback", NULL, NULL },
+	{ "type_traverse", SP_FIELDS, "PyTypeObject", "tp_dict=__dict__ tp_cache tp_mro=__mro__ tp_bases=__bases__ tp_base=__base__", NULL, NULL },
 	{ "func_traverse", SP_FIELDS, "PyFunctionObject",
-	  "func_code func_globals func_module func_defaults func_doc func_name func_dict func_closure" },
-	{ "cell_traverse", SP_FIELDS, "PyCellObject", "ob_ref=cell_contents" },
-	{ "gen_traverse", SP_FIELDS, "PyGenObject", "gi_frame gi_code" },
-	{ "instancemethod_traverse", SP_FIELDS, "PyMethodObject", "im_func im_self im_class" },
-	{ "meth_traverse", SP_FIELDS, "PyCFunctionObject", "m_self=__self__ m_module=__module__" },
-	{ "tb_traverse", SP_FIELDS, "PyTracebackObject", "tb_next tb_frame" },
-	{ "module_traverse", SP_FIELDS, "PyModuleObject", "md_dict=__dict__" },
-	{ "gc_traverse", SP_FIELDS, "PyWeakReference", "wr_callback=__callback__" },
-	{ "property_traverse", SP_FIELDS, "propertyobject", "prop_get=fget prop_set=fset prop_del=fdel prop_doc=__doc__" },
-	{ "cm_traverse", SP_FIELDS, "classmethod", "cm_callable=__func__" },
-	{ "sm_traverse", SP_FIELDS, "staticmethod", "sm_callable=__func__" },
-	{ "descr_traverse", SP_FIELDS, "PyDescrObject", "d_type=__objclass__" },
-	{ "wrapper_traverse", SP_FIELDS, "wrapperobject", "descr self=__self__" },
-	{ "super_traverse", SP_FIELDS, "superobject", "obj=__self__ type=__thisclass__ obj_type=__self_class__" },
-	{ "BaseException_traverse", SP_FIELDS, "PyBaseExceptionObject", "dict=__dict__ args message" },
+	  "func_code func_globals func_module=__module__ func_defaults func_doc func_name func_dict=__dict__ func_closure", NULL, NULL },
+	{ "cell_traverse", SP_FIELDS, "PyCellObject", "ob_ref=cell_contents", NULL, NULL },
+	{ "gen_traverse", SP_FIELDS, "PyGenObject", "gi_frame gi_code", NULL, NULL },
+	{ "instancemethod_traverse", SP_FIELDS, "PyMethodObject", "im_func im_self im_class", NULL, NULL },
+	{ "meth_traverse", SP_FIELDS, "PyCFunctionObject", "m_self=__self__ m_module=__module__", NULL, NULL },
+	{ "tb_traverse", SP_FIELDS, "PyTracebackObject", "tb_next tb_frame", NULL, NULL },
+	{ "module_traverse", SP_FIELDS, "PyModuleObject", "md_dict=__dict__", NULL, NULL },
+	{ "gc_traverse", SP_FIELDS, "PyWeakReference", "wr_callback=__callback__", NULL, NULL },
+	{ "property_traverse", SP_FIELDS, "propertyobject", "prop_get=fget prop_set=fset prop_del=fdel prop_doc=__doc__", NULL, NULL },
+	{ "cm_traverse", SP_FIELDS, "classmethod", "cm_callable=__func__", NULL, NULL },
+	{ "sm_traverse", SP_FIELDS, "staticmethod", "sm_callable=__func__", NULL, NULL },
+	{ "descr_traverse", SP_FIELDS, "PyDescrObject", "d_type=__objclass__", NULL, NULL },
+	{ "wrapper_traverse", SP_FIELDS, "wrapperobject", "descr self=__self__", NULL, NULL },
+	{ "proxy_traverse", SP_FIELDS, "proxyobject", "dict", NULL, NULL },
+	{ "super_traverse", SP_FIELDS, "superobject", "obj=__self__ type=__thisclass__ obj_type=__self_class__", NULL, NULL },
 	{ "class_traverse", SP_FIELDS, "PyClassObject",
-	  "cl_bases=__bases__ cl_dict=__dict__ cl_name=__name__ cl_getattr=__getattr__ cl_setattr=__setattr__ cl_delattr=__delattr__" },
-	{ "instance_traverse", SP_FIELDS, "PyInstanceObject", "in_class=__class__ in_dict=__dict__" },
-	{ "partial_traverse", SP_FIELDS, "partialobject", "fn=func args kw=keywords dict=__dict__" },
-	{ "iter_traverse", SP_FIELDS, "seqiterobject", "it_seq" },
-	{ "calliter_traverse", SP_FIELDS, "calliterobject", "it_callable it_sentinel" },
-	{ "listiter_traverse", SP_FIELDS, "listiterobject", "it_seq" },
-	{ "listreviter_traverse", SP_FIELDS, "listreviterobject", "it_seq" },
-	{ "dictiter_traverse", SP_FIELDS, "dictiterobject", "di_dict di_result" },
-	{ "setiter_traverse", SP_FIELDS, "setiterobject", "si_set" },
-	{ "tupleiter_traverse", SP_FIELDS, "tupleiterobject", "it_seq" },
-	{ "dictview_traverse", SP_FIELDS, "dictviewobject", "dv_dict" },
-	{ "enum_traverse", SP_FIELDS, "enumobject", "en_sit en_result en_longindex" },
-	{ "reversed_traverse", SP_FIELDS, "reversedobject", "seq" },
-	{ "slice_traverse", SP_FIELDS, "PySliceObject", "start stop step" },
-	{ "proxy_traverse", SP_FIELDS, "proxyobject", "dict" },
+	  "cl_bases=__bases__ cl_dict=__dict__ cl_name=__name__ cl_getattr=__getattr__ cl_setattr=__setattr__ cl_delattr=__delattr__", NULL, NULL },
+	{ "instance_traverse", SP_FIELDS, "PyInstanceObject", "in_class=__class__ in_dict=__dict__", NULL, NULL },
+	{ "iter_traverse", SP_FIELDS, "seqiterobject", "it_seq", NULL, NULL },
+	{ "calliter_traverse", SP_FIELDS, "calliterobject", "it_callable it_sentinel", NULL, NULL },
+	{ "listiter_traverse", SP_FIELDS, "listiterobject", "it_seq", NULL, NULL },
+	{ "listreviter_traverse", SP_FIELDS, "listreviterobject", "it_seq", NULL, NULL },
+	{ "tupleiter_traverse", SP_FIELDS, "tupleiterobject", "it_seq", NULL, NULL },
+	{ "dictiter_traverse", SP_FIELDS, "dictiterobject", "di_dict di_result", NULL, NULL },
+	{ "dictview_traverse", SP_FIELDS, "dictviewobject", "dv_dict", NULL, NULL },
+	{ "setiter_traverse", SP_FIELDS, "setiterobject", "si_set", NULL, NULL },
+	{ "enum_traverse", SP_FIELDS, "enumobject", "en_sit en_result en_longindex", NULL, NULL },
+	{ "reversed_traverse", SP_FIELDS, "reversedobject", "seq", NULL, NULL },
+	{ "slice_traverse", SP_FIELDS, "PySliceObject", "start stop step", NULL, NULL },
+	{ "BaseException_traverse", SP_FIELDS, "PyBaseExceptionObject", EXC_BASE, NULL, NULL },
+	{ "partial_traverse", SP_FIELDS, "partialobject", "fn=func args kw=keywords dict=__dict__", NULL, NULL },
+	{ "deque_traverse", SP_DEQUE, "dequeobject", NULL,
+	  "leftblock rightblock leftindex rightindex len block/data block/rightlink", NULL },
+	{ "defdict_traverse", SP_DEFDICT, "defdictobject", "default_factory", NULL, NULL },
 };
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
@@ -94,7 +109,10 @@ struct resolved {
 	int32_t off[MAX_FIELDS];
 	const char *label[MAX_FIELDS];
 	char *labels_buf;
-	bool conservative;     /* unknown: conservative scan */
+	int naux;
+	struct pg_field aux[MAX_AUX];
+	uint64_t sym, symsize;       /* handler->sym in the function's module */
+	bool conservative;           /* unknown: conservative scan */
 };
 
 /* Per type: how its instances are traversed. */
@@ -109,11 +127,25 @@ struct type_plan {
 	struct resolved *base;       /* the nearest base's other traverse, or NULL */
 };
 
+/* The complete definitions of one struct name in a module's DWARF, with
+ * the compile unit of each: a name can mean different structs in different
+ * files (Debian's python2.7 has three `block`s), so the one from the
+ * traverse function's own source file is preferred. */
+struct sdef {
+	const char *name;            /* typedef name or struct tag */
+	const char *tag;             /* the tag of an incomplete struct the typedef named */
+	bool owned;                  /* name is ours to free */
+	size_t n;
+	Dwarf_Die die[MAX_CANDS];
+	const char *cu[MAX_CANDS];
+};
+
 struct modinfo {
 	Dwfl_Module *mod;
 	struct pg_symtab syms;
 	bool own_syms, loaded;
-	struct pg_dwarf_want *want;  /* one per handler struct name, lazily */
+	struct sdef *defs;           /* sorted by name; lazily */
+	size_t ndefs;
 	bool dwarf_done;
 };
 
@@ -125,13 +157,6 @@ struct frame_layout {
 	struct pg_field co_nlocals, co_cellvars, co_freevars, co_varnames;
 	struct pg_field gi_frame;
 	struct pg_field tp_dict_off;
-};
-
-struct deque_layout {
-	bool ok;
-	struct pg_field leftblock, rightblock, leftindex, rightindex, len;
-	struct pg_field data, rightlink;
-	int32_t blocklen;
 };
 
 struct pg_traverse {
@@ -148,8 +173,6 @@ struct pg_traverse {
 	uint64_t subtype_traverse;
 	uint64_t gen_type;
 	struct frame_layout fl;
-	struct pg_u64map deque_mods;  /* module base -> index in deques */
-	struct deque_layout dq;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -204,24 +227,327 @@ static struct modinfo *modinfo_for(struct pg_traverse *t, Dwfl_Module *mod)
 	return mi;
 }
 
-/* Finds the DWARF structs named by handlers, once per module. */
-static void module_dwarf(struct pg_traverse *t, struct modinfo *mi)
+/* ---- struct definitions from a module's DWARF ------------------------- */
+
+static int sdef_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sdef *)a)->name, ((const struct sdef *)b)->name);
+}
+
+static struct sdef *sdef_find(struct modinfo *mi, const char *name, size_t len)
+{
+	size_t lo = 0, hi = mi->ndefs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strncmp(mi->defs[mid].name, name, len);
+		if (c == 0 && mi->defs[mid].name[len])
+			c = 1;
+		if (c < 0)
+			lo = mid + 1;
+		else if (c > 0)
+			hi = mid;
+		else
+			return &mi->defs[mid];
+	}
+	return NULL;
+}
+
+static bool is_complete(Dwarf_Die *d)
+{
+	int tag = dwarf_tag(d);
+	return (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
+	       !dwarf_hasattr(d, DW_AT_declaration) && dwarf_hasattr(d, DW_AT_byte_size);
+}
+
+static void sdef_add(struct sdef *s, Dwarf_Die *die, const char *cu)
+{
+	if (s->n < MAX_CANDS) {
+		s->die[s->n] = *die;
+		s->cu[s->n] = cu;
+		s->n++;
+	}
+}
+
+/* The names every handler wants: its struct and the "Struct/" of its aux. */
+static bool want_names(struct modinfo *mi)
+{
+	size_t cap = 2 * NHANDLERS;
+	mi->defs = calloc(cap, sizeof(*mi->defs));
+	if (!mi->defs)
+		return false;
+	for (size_t i = 0; i < NHANDLERS; i++) {
+		const struct handler *h = &handlers[i];
+		if (h->sname && !sdef_find(mi, h->sname, strlen(h->sname))) {
+			mi->defs[mi->ndefs++].name = h->sname;
+			qsort(mi->defs, mi->ndefs, sizeof(*mi->defs), sdef_cmp);
+		}
+		for (const char *p = h->aux; p && *p;) {
+			const char *end = strchr(p, ' '), *slash = strchr(p, '/');
+			if (!end)
+				end = p + strlen(p);
+			if (slash && slash < end && !sdef_find(mi, p, (size_t)(slash - p)) && mi->ndefs < cap) {
+				/* names point into handlers[]: not NUL-terminated there */
+				char *nm = strndup(p, (size_t)(slash - p));
+				if (!nm)
+					return false;
+				mi->defs[mi->ndefs].name = nm;
+				mi->defs[mi->ndefs++].owned = true;
+				qsort(mi->defs, mi->ndefs, sizeof(*mi->defs), sdef_cmp);
+			}
+			p = *end ? end + 1 : end;
+		}
+	}
+	return true;
+}
+
+/* One pass over the module's compile units for every wanted name. */
+static void module_dwarf(struct modinfo *mi)
 {
 	if (mi->dwarf_done)
 		return;
 	mi->dwarf_done = true;
-	mi->want = calloc(NHANDLERS, sizeof(*mi->want));
-	if (!mi->want)
+	if (!want_names(mi))
 		return;
-	for (size_t i = 0; i < NHANDLERS; i++)
-		mi->want[i].name = handlers[i].sname ? handlers[i].sname : "";
-	/* "" never matches a DWARF name; mark them found to stop early */
-	for (size_t i = 0; i < NHANDLERS; i++)
-		if (!handlers[i].sname)
-			mi->want[i].found = true;
-	pg_error *err = pg_dwarf_find_structs(mi->mod, mi->want, NHANDLERS, NULL);
-	pg_error_destroy(err);
-	(void)t;
+	Dwarf_Die *cu = NULL;
+	Dwarf_Addr bias;
+	size_t ncu = 0;
+	while ((cu = dwfl_module_nextcu(mi->mod, cu, &bias)) != NULL && ++ncu < 1000000) {
+		const char *cuname = dwarf_diename(cu);
+		Dwarf_Die die;
+		if (dwarf_child(cu, &die) != 0)
+			continue;
+		do {
+			int tag = dwarf_tag(&die);
+			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
+				continue;
+			const char *nm = dwarf_diename(&die);
+			if (!nm)
+				continue;
+			struct sdef *s = sdef_find(mi, nm, strlen(nm));
+			if (s) {
+				Dwarf_Die t = die;
+				if (tag == DW_TAG_typedef && dwarf_peel_type(&die, &t) != 0)
+					continue;
+				if (is_complete(&t))
+					sdef_add(s, &t, cuname);
+				else if (tag == DW_TAG_typedef && !s->tag &&
+					 (dwarf_tag(&t) == DW_TAG_structure_type || dwarf_tag(&t) == DW_TAG_union_type))
+					s->tag = dwarf_diename(&t);
+				continue;
+			}
+			if (tag == DW_TAG_typedef || !is_complete(&die))
+				continue;
+			/* a struct tag some typedef named while it was incomplete */
+			for (size_t i = 0; i < mi->ndefs; i++)
+				if (mi->defs[i].tag && strcmp(mi->defs[i].tag, nm) == 0)
+					sdef_add(&mi->defs[i], &die, cuname);
+		} while (dwarf_siblingof(&die, &die) == 0);
+	}
+}
+
+/* The source file of the function at addr (from the line table), or NULL. */
+static const char *source_file(Dwfl_Module *mod, uint64_t addr)
+{
+	Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
+	return l ? dwfl_lineinfo(l, NULL, NULL, NULL, NULL, NULL) : NULL;
+}
+
+/* Is compile unit `cu` (named "../Modules/x.c", "./Modules/x.c") the file src? */
+static bool cu_is(const char *cu, const char *src)
+{
+	if (!cu || !src)
+		return false;
+	while (strncmp(cu, "./", 2) == 0 || strncmp(cu, "../", 3) == 0)
+		cu += cu[1] == '/' ? 2 : 3;
+	size_t lc = strlen(cu), ls = strlen(src);
+	if (lc == 0 || lc > ls || strcmp(src + ls - lc, cu) != 0)
+		return false;
+	return lc == ls || src[ls - lc - 1] == '/';
+}
+
+/* Calls fn for each member path handler h needs from struct `sname` (its
+ * visited fields when sname is its own struct, and its aux paths). */
+static pg_error *each_path(const struct handler *h, const char *sname, Dwarf_Die *d,
+			   pg_error *(*fn)(void *arg, Dwarf_Die *d, const char *sname, const char *path, const char *label),
+			   void *arg)
+{
+	char buf[512];
+	bool own = h->sname && strcmp(h->sname, sname) == 0;
+	for (int pass = 0; pass < 2; pass++) {
+		const char *spec = pass == 0 ? (own ? h->fields : NULL) : h->aux;
+		if (!spec)
+			continue;
+		if (strlen(spec) >= sizeof(buf))
+			return pg_error_create(PG_ERR_INTERNAL, "%s: field list too long", h->fn);
+		strcpy(buf, spec);
+		char *save = NULL;
+		for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+			const char *label = NULL;
+			char *eq = pass == 0 ? strchr(tok, '=') : NULL;
+			if (eq) {
+				*eq = 0;
+				label = eq + 1;
+			}
+			char *slash = pass == 1 ? strchr(tok, '/') : NULL;
+			if (slash) {
+				*slash = 0;
+				if (strcmp(tok, sname) != 0)
+					continue;
+				tok = slash + 1;
+			} else if (!own) {
+				continue;
+			}
+			pg_error *err = fn(arg, d, sname, tok, label ? label : tok);
+			if (err)
+				return err;
+		}
+	}
+	return NULL;
+}
+
+static pg_error *check_path(void *arg, Dwarf_Die *d, const char *sname, const char *path, const char *label)
+{
+	(void)arg;
+	(void)label;
+	if (!*path)
+		return NULL;
+	struct pg_field f;
+	return pg_dwarf_member(d, sname, path, &f);
+}
+
+/* The definition of sname for handler h: from the function's own source
+ * file if it has one there, else the first that has every member h needs. */
+static bool pick_struct(struct modinfo *mi, const struct handler *h, const char *sname, const char *src,
+			Dwarf_Die *out, char **why)
+{
+	struct sdef *s = sdef_find(mi, sname, strlen(sname));
+	if (!s || s->n == 0) {
+		*why = pg_asprintf("no DWARF definition of %s", sname);
+		return false;
+	}
+	pg_error *first = NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < s->n; i++) {
+			if ((pass == 0) != cu_is(s->cu[i], src))
+				continue;
+			pg_error *err = each_path(h, sname, &s->die[i], check_path, NULL);
+			if (!err) {
+				pg_error_destroy(first);
+				*out = s->die[i];
+				return true;
+			}
+			if (!first)
+				first = err;
+			else
+				pg_error_destroy(err);
+		}
+	}
+	*why = pg_asprintf("%s", first->message);
+	pg_error_destroy(first);
+	return false;
+}
+
+struct fill {
+	struct resolved *r;
+	char *labels;     /* where the labels are copied */
+	size_t used, cap;
+	bool aux;
+};
+
+static pg_error *fill_path(void *arg, Dwarf_Die *d, const char *sname, const char *path, const char *label)
+{
+	struct fill *fl = arg;
+	struct resolved *r = fl->r;
+	struct pg_field f = { 0, 0 };
+	if (*path) {
+		pg_error *err = pg_dwarf_member(d, sname, path, &f);
+		if (err)
+			return err;
+	} else {
+		Dwarf_Word sz;
+		if (dwarf_aggregate_size(d, &sz) != 0 || sz == 0 || sz > (1 << 20))
+			return pg_error_create(PG_ERR_INPUT, "DWARF: bad size for %s", sname);
+		f.size = (int32_t)sz;
+	}
+	if (fl->aux) {
+		if (r->naux >= MAX_AUX)
+			return pg_error_create(PG_ERR_INTERNAL, "too many aux fields for %s", sname);
+		r->aux[r->naux++] = f;
+		return NULL;
+	}
+	if (r->nf >= MAX_FIELDS)
+		return pg_error_create(PG_ERR_INTERNAL, "too many fields for %s", sname);
+	if (f.size != 8)
+		return pg_error_create(PG_ERR_INPUT, "%s.%s is not a pointer", sname, path);
+	size_t len = strlen(label) + 1;
+	if (fl->used + len > fl->cap)
+		return pg_error_create(PG_ERR_INTERNAL, "labels of %s too long", sname);
+	memcpy(fl->labels + fl->used, label, len);
+	r->off[r->nf] = f.off;
+	r->label[r->nf] = fl->labels + fl->used;
+	fl->used += len;
+	r->nf++;
+	return NULL;
+}
+
+/* Resolves handler hi for the module holding r->fnaddr: its fields, its aux
+ * members (in the order the handler lists them) and its symbol. */
+static bool resolve_handler(struct modinfo *mi, size_t hi, struct resolved *r, char **why)
+{
+	const struct handler *h = &handlers[hi];
+	if (!h->sname)
+		return true;
+	module_dwarf(mi);
+	const char *src = source_file(mi->mod, r->fnaddr);
+	Dwarf_Die own;
+	if (!pick_struct(mi, h, h->sname, src, &own, why))
+		return false;
+	size_t cap = (h->fields ? strlen(h->fields) : 0) + 1;
+	r->labels_buf = malloc(cap);
+	if (!r->labels_buf)
+		return false;
+	struct fill fl = { r, r->labels_buf, 0, cap, false };
+	/* the visited fields first, then the aux in their listed order */
+	struct handler fields_only = *h;
+	fields_only.aux = NULL;
+	pg_error *err = each_path(&fields_only, h->sname, &own, fill_path, &fl);
+	fl.aux = true;
+	char buf[256];
+	if (!err && h->aux && strlen(h->aux) < sizeof(buf)) {
+		strcpy(buf, h->aux);
+		char *save = NULL;
+		for (char *tok = strtok_r(buf, " ", &save); tok && !err; tok = strtok_r(NULL, " ", &save)) {
+			char *slash = strchr(tok, '/');
+			Dwarf_Die d = own;
+			const char *sname = h->sname, *path = tok;
+			if (slash) {
+				*slash = 0;
+				sname = tok;
+				path = slash + 1;
+				if (!pick_struct(mi, h, sname, src, &d, why))
+					return false;
+			}
+			err = fill_path(&fl, &d, sname, path, path);
+		}
+	}
+	if (err) {
+		*why = pg_asprintf("%s", err->message);
+		pg_error_destroy(err);
+		return false;
+	}
+	if (h->sym) {
+		const struct pg_sym *s;
+		err = mi->loaded ? pg_symtab_find(&mi->syms, h->sym, STT_OBJECT, &s)
+				 : pg_error_create(PG_ERR_NOT_FOUND, "no symbols");
+		if (err) {
+			*why = pg_asprintf("%s: %s", h->sym, err->message);
+			pg_error_destroy(err);
+			return false;
+		}
+		r->sym = s->addr;
+		r->symsize = s->size;
+	}
+	return true;
 }
 
 static struct resolved *new_resolved(struct pg_traverse *t, uint64_t fnaddr)
@@ -237,46 +563,6 @@ static struct resolved *new_resolved(struct pg_traverse *t, uint64_t fnaddr)
 	}
 	t->res[t->nres++] = r;
 	return r;
-}
-
-static bool resolve_fields(struct modinfo *mi, size_t hi, struct resolved *r, char **why)
-{
-	const struct handler *h = &handlers[hi];
-	if (!h->sname)
-		return true;
-	if (!mi->want || !mi->want[hi].found) {
-		*why = pg_asprintf("no DWARF definition of %s", h->sname);
-		return false;
-	}
-	r->labels_buf = strdup(h->fields);
-	if (!r->labels_buf)
-		return false;
-	char *save = NULL;
-	for (char *tok = strtok_r(r->labels_buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (r->nf >= MAX_FIELDS)
-			break;
-		char *eq = strchr(tok, '=');
-		const char *label = tok;
-		if (eq) {
-			*eq = 0;
-			label = eq + 1;
-		}
-		struct pg_field f;
-		pg_error *err = pg_dwarf_member(&mi->want[hi].die, h->sname, tok, &f);
-		if (err) {
-			*why = pg_asprintf("%s", err->message);
-			pg_error_destroy(err);
-			return false;
-		}
-		if (f.size != 8) {
-			*why = pg_asprintf("%s.%s is not a pointer", h->sname, tok);
-			return false;
-		}
-		r->off[r->nf] = f.off;
-		r->label[r->nf] = label;
-		r->nf++;
-	}
-	return true;
 }
 
 /* The handler for a traverse function address (cached). */
@@ -296,9 +582,10 @@ static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const ch
 		for (size_t i = 0; i < NHANDLERS; i++) {
 			if (strlen(handlers[i].fn) != s->baselen || memcmp(handlers[i].fn, s->name, s->baselen) != 0)
 				continue;
-			module_dwarf(t, mi);
-			if (resolve_fields(mi, i, r, &why)) {
+			if (resolve_handler(mi, i, r, &why)) {
 				r->h = &handlers[i];
+				pg_log("traverse: type %s: %s emulated (%s%s%d fields, %d aux)", tname, handlers[i].fn,
+				       handlers[i].sname ? handlers[i].sname : "", handlers[i].sname ? ": " : "", r->nf, r->naux);
 				return r;
 			}
 			break;
@@ -357,34 +644,6 @@ static void frame_layout(struct pg_traverse *t)
 	f->ok = true;
 }
 
-static void deque_layout(struct pg_traverse *t, Dwfl_Module *mod)
-{
-	struct pg_dwarf_want w[] = { { .name = "dequeobject" }, { .name = "block" } };
-	pg_error *err = pg_dwarf_find_structs(mod, w, 2, NULL);
-	pg_error_destroy(err);
-	if (!w[0].found || !w[1].found)
-		return;
-	struct deque_layout *d = &t->dq;
-	struct { Dwarf_Die *die; const char *s, *m; struct pg_field *out; } m[] = {
-		{ &w[0].die, "dequeobject", "leftblock", &d->leftblock },
-		{ &w[0].die, "dequeobject", "rightblock", &d->rightblock },
-		{ &w[0].die, "dequeobject", "leftindex", &d->leftindex },
-		{ &w[0].die, "dequeobject", "rightindex", &d->rightindex },
-		{ &w[0].die, "dequeobject", "len", &d->len },
-		{ &w[1].die, "block", "data", &d->data },
-		{ &w[1].die, "block", "rightlink", &d->rightlink },
-	};
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		err = pg_dwarf_member(m[i].die, m[i].s, m[i].m, m[i].out);
-		if (err) {
-			pg_error_destroy(err);
-			return;
-		}
-	}
-	d->blocklen = d->data.size / 8;
-	d->ok = d->blocklen > 0;
-}
-
 pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 {
 	struct pg_traverse *t = calloc(1, sizeof(*t));
@@ -427,11 +686,13 @@ void pg_traverse_free(struct pg_traverse *t)
 	for (size_t i = 0; i < t->nmods; i++) {
 		if (t->mods[i].own_syms)
 			pg_symtab_free(&t->mods[i].syms);
-		free(t->mods[i].want);
+		for (size_t j = 0; j < t->mods[i].ndefs; j++)
+			if (t->mods[i].defs[j].owned)
+				free((char *)t->mods[i].defs[j].name);
+		free(t->mods[i].defs);
 	}
 	free(t->mods);
 	pg_u64map_free(&t->res_index);
-	pg_u64map_free(&t->deque_mods);
 	free(t);
 }
 
@@ -746,42 +1007,99 @@ static void visit_frame(struct vctx *v, uint64_t obj)
 	}
 }
 
-static void visit_deque(struct vctx *v, uint64_t obj, uint64_t fnaddr)
+/* deque_traverse: from leftblock along rightlink; aux: leftblock rightblock
+ * leftindex rightindex len block.data block.rightlink */
+static void visit_deque(struct vctx *v, const struct resolved *r, uint64_t obj)
 {
 	struct pg_traverse *t = v->t;
-	uint32_t dummy;
-	if (!pg_u64map_get(&t->deque_mods, 1, &dummy)) {
-		Dwfl_Module *mod = dwfl_addrmodule(t->h->core->dwfl, fnaddr);
-		if (mod)
-			deque_layout(t, mod);
-		pg_u64map_put(&t->deque_mods, 1, 1);
-		if (!t->dq.ok)
-			pg_warn(t->h->warn, "deque: no DWARF layout for dequeobject/block: deques are not traversed");
-	}
-	const struct deque_layout *d = &t->dq;
-	if (!d->ok)
+	const struct pg_field *a = r->aux;
+	if (r->naux != 7 || a[5].size < 8)
 		return;
 	uint64_t b, right, lo, hi, len;
-	if (!rd(t, obj + (uint64_t)d->leftblock.off, &b) || !rd(t, obj + (uint64_t)d->rightblock.off, &right) ||
-	    !rd(t, obj + (uint64_t)d->leftindex.off, &lo) || !rd(t, obj + (uint64_t)d->rightindex.off, &hi) ||
-	    !rd(t, obj + (uint64_t)d->len.off, &len))
+	if (!rd(t, obj + (uint64_t)a[0].off, &b) || !rd(t, obj + (uint64_t)a[1].off, &right) ||
+	    !rd(t, obj + (uint64_t)a[2].off, &lo) || !rd(t, obj + (uint64_t)a[3].off, &hi) ||
+	    !rd(t, obj + (uint64_t)a[4].off, &len))
 		return;
-	uint64_t blen = (uint64_t)d->blocklen, maxblocks = len / blen + 2, k = 0;
+	uint64_t blen = (uint64_t)a[5].size / 8, maxblocks = len / blen + 2, k = 0;
 	for (uint64_t nb = 0; b && nb <= maxblocks; nb++) {
 		uint64_t last = b == right ? hi : blen - 1;
 		for (uint64_t i = lo; i <= last && i < blen; i++) {
 			uint64_t x;
-			if (rd(t, b + (uint64_t)d->data.off + 8 * i, &x) && x)
+			if (rd(t, b + (uint64_t)a[5].off + 8 * i, &x) && x)
 				v->visit(v->arg, x, PG_L_INDEX, k);
 			k++;
 		}
 		lo = 0;
 		if (b == right)
 			return;
-		if (!rd(t, b + (uint64_t)d->rightlink.off, &b))
+		if (!rd(t, b + (uint64_t)a[6].off, &b))
 			break;
 	}
 	pg_warn_partial(t->h->warn, "deque 0x%" PRIx64 ": its block list does not end where its length says", obj);
+}
+
+/* teedataobject_traverse: values[0..numread); aux: numread values */
+static void visit_teedata(struct vctx *v, const struct resolved *r, uint64_t obj)
+{
+	struct pg_traverse *t = v->t;
+	int32_t n;
+	if (r->naux != 2 || !rd32(t, obj + (uint64_t)r->aux[0].off, &n))
+		return;
+	int32_t cap = r->aux[1].size / 8;
+	if (n < 0 || n > cap) {
+		pg_warn_partial(t->h->warn, "itertools tee data 0x%" PRIx64 ": numread %d is outside 0..%d; its values are skipped",
+				obj, n, cap);
+		return;
+	}
+	for (int32_t i = 0; i < n; i++)
+		visit_field(v, obj + (uint64_t)r->aux[1].off + 8 * (uint64_t)i, PG_L_INDEX, (uint64_t)i);
+}
+
+/* xmlparse_traverse: handlers[i] while handler_info[i].name != NULL; aux:
+ * handlers sizeof(HandlerInfo) HandlerInfo.name; sym: handler_info */
+static void visit_xmlparse(struct vctx *v, const struct resolved *r, uint64_t obj)
+{
+	struct pg_traverse *t = v->t;
+	uint64_t arr;
+	if (r->naux != 3 || r->aux[1].size <= 0 || !rd(t, obj + (uint64_t)r->aux[0].off, &arr) || !arr)
+		return;
+	uint64_t esz = (uint64_t)r->aux[1].size, n = r->symsize / esz;
+	if (n > 4096)
+		n = 4096;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t name;
+		if (!rd(t, r->sym + i * esz + (uint64_t)r->aux[2].off, &name)) {
+			pg_warn_partial(t->h->warn, "pyexpat handler_info is unreadable; xmlparser handlers skipped");
+			return;
+		}
+		if (!name)
+			return;
+		visit_field(v, arr + 8 * i, PG_L_SLOT, name);
+	}
+}
+
+/* CDataType_traverse: PyType_stgdict(type)->proto when the type's tp_dict
+ * is exactly a StgDict (then type_traverse, the fields); aux: tp_flags
+ * tp_dict StgDictObject.proto; sym: PyCStgDict_Type */
+static void visit_ctypes_type(struct vctx *v, const struct resolved *r, uint64_t obj)
+{
+	struct pg_traverse *t = v->t;
+	uint64_t flags = 0, dict, dtype;
+	if (r->naux != 3)
+		return;
+	if (r->aux[0].size == 8) {
+		if (!rd(t, obj + (uint64_t)r->aux[0].off, &flags))
+			return;
+	} else {
+		int32_t f32;
+		if (!rd32(t, obj + (uint64_t)r->aux[0].off, &f32))
+			return;
+		flags = (uint32_t)f32;
+	}
+	if (!(flags & TPFLAGS_HAVE_CLASS) || !rd(t, obj + (uint64_t)r->aux[1].off, &dict) || !dict ||
+	    !rd(t, dict + (uint64_t)t->L->ob_type.off, &dtype) || dtype != r->sym)
+		return;
+	visit_field(v, dict + (uint64_t)r->aux[2].off, PG_L_NAME, (uint64_t)(uintptr_t)"_type_");
 }
 
 static void run_resolved(struct vctx *v, const struct resolved *r, uint64_t obj, const struct pg_type *ty)
@@ -819,7 +1137,16 @@ static void run_resolved(struct vctx *v, const struct resolved *r, uint64_t obj,
 			scan_conservative(v, obj, ty);
 		break;
 	case SP_DEQUE:
-		visit_deque(v, obj, r->fnaddr);
+		visit_deque(v, r, obj);
+		break;
+	case SP_TEEDATA:
+		visit_teedata(v, r, obj);
+		break;
+	case SP_XMLPARSE:
+		visit_xmlparse(v, r, obj);
+		break;
+	case SP_CTYPES_TYPE:
+		visit_ctypes_type(v, r, obj);
 		break;
 	default:
 		break;
