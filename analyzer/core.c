@@ -25,6 +25,8 @@ const char *pg_source_name(enum pg_source s)
 
 /* ---- memory reader ---------------------------------------------------- */
 
+_Thread_local size_t pg_mem_last;
+
 const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->n;
@@ -40,7 +42,7 @@ const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr)
 	const struct pg_segment *s = &m->segs[lo - 1];
 	if (addr >= s->end)
 		return NULL;
-	m->last = lo - 1;
+	pg_mem_last = lo - 1;
 	return s;
 }
 
@@ -202,7 +204,7 @@ static pg_error *overlay(struct ival *a, size_t na, struct ival *b, size_t nb, s
 	free(pts);
 	m->segs = segs;
 	m->n = ns;
-	m->last = 0;
+	pg_mem_last = 0;
 	if (!ns) {
 		/* keep pg_ptr's fast path safe: one empty segment */
 		m->segs[0] = (struct pg_segment){ 0 };

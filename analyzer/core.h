@@ -25,8 +25,11 @@ struct pg_segment {
 struct pg_mem {
 	struct pg_segment *segs;  /* sorted, non-overlapping */
 	size_t n;
-	size_t last;              /* index of the last segment hit */
 };
+
+/* Index of the last segment hit, per thread (graph building runs on several
+ * threads over one reader). */
+extern _Thread_local size_t pg_mem_last;
 
 struct pg_core_options {
 	const char *path;
@@ -73,8 +76,8 @@ const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr);
  * else NULL (then use pg_read, which also crosses segments). */
 static inline const uint8_t *pg_ptr(struct pg_mem *m, uint64_t addr, size_t len)
 {
-	const struct pg_segment *s = &m->segs[m->last];
-	if (!(m->n && addr >= s->start && addr < s->end)) {
+	const struct pg_segment *s = pg_mem_last < m->n ? &m->segs[pg_mem_last] : NULL;
+	if (!s || !(addr >= s->start && addr < s->end)) {
 		s = pg_mem_find(m, addr);
 		if (!s)
 			return NULL;

@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,19 @@ void pg_error_destroy(pg_error *err)
 	free(err);
 }
 
+/* Warnings may come from several threads while the graph is built. */
+static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void vwarn_locked(struct pg_warnings *w, const char *fmt, va_list ap);
+
 static void vwarn(struct pg_warnings *w, const char *fmt, va_list ap)
+{
+	pthread_mutex_lock(&warn_lock);
+	vwarn_locked(w, fmt, ap);
+	pthread_mutex_unlock(&warn_lock);
+}
+
+static void vwarn_locked(struct pg_warnings *w, const char *fmt, va_list ap)
 {
 	if (w->n >= PG_WARNINGS_MAX) {
 		w->dropped++;
@@ -111,7 +124,9 @@ void pg_warn_partial(struct pg_warnings *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vwarn(w, fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&warn_lock);
 	w->partial = true;
+	pthread_mutex_unlock(&warn_lock);
 }
 
 void pg_warnings_free(struct pg_warnings *w)

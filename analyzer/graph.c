@@ -1,6 +1,7 @@
 #include "graph.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,9 +62,15 @@ uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
 	return c->first + c->prefix[w] + (uint32_t)__builtin_popcountll(word & (mask - 1));
 }
 
+/* One thread's share of the graph: a range of objects, its own edges. */
 struct builder {
+	struct pg_heap *h;
+	struct pg_traverse *t;
 	struct pg_graph *g;
-	size_t capedges;
+	size_t lo, hi;
+	uint32_t *eto;
+	size_t nedges, capedges;
+	uint64_t approx;
 	pg_error *err;
 };
 
@@ -72,23 +79,45 @@ static void on_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 	(void)kind;
 	(void)payload;
 	struct builder *b = arg;
-	struct pg_graph *g = b->g;
 	if (b->err)
 		return;
-	uint32_t j = pg_graph_index(g, ref);
+	uint32_t j = pg_graph_index(b->g, ref);
 	if (j == PG_NONE)
 		return;
-	if (g->nedges == b->capedges) {
+	if (b->nedges == b->capedges) {
 		size_t ncap = b->capedges ? b->capedges * 2 : 1 << 16;
-		uint32_t *to = pg_reallocarray(g->eto, ncap, sizeof(*to));
+		uint32_t *to = pg_reallocarray(b->eto, ncap, sizeof(*to));
 		if (!to) {
 			b->err = &pg_enomem;
 			return;
 		}
-		g->eto = to;
+		b->eto = to;
 		b->capedges = ncap;
 	}
-	g->eto[g->nedges++] = j;
+	b->eto[b->nedges++] = j;
+}
+
+static void *build_part(void *arg)
+{
+	struct builder *b = arg;
+	const struct pg_layout *L = &b->h->in->L;
+	const struct pg_graph *g = b->g;
+	for (size_t i = b->lo; i < b->hi && !b->err; i++) {
+		b->g->estart[i] = b->nedges;
+		uint64_t rc = 0;
+		pg_error *rerr = pg_read_u64(&b->h->core->mem, g->addr[i] + (uint64_t)L->ob_refcnt.off, &rc);
+		if (rerr) {
+			pg_warn_partial(b->h->warn, "object 0x%" PRIx64 ": refcount unreadable: %s", g->addr[i], rerr->message);
+			pg_error_destroy(rerr);
+		}
+		b->g->refcnt[i] = (int64_t)rc;
+		bool approx = false;
+		pg_error *err = pg_traverse_object(b->t, g->addr[i], g->type[i], on_visit, b, &approx);
+		if (err && !b->err)
+			b->err = err;
+		b->approx += approx;
+	}
+	return NULL;
 }
 
 pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_graph **ret)
@@ -171,29 +200,58 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 	if (dups)
 		pg_warn_partial(h->warn, "%zu objects were found twice in the generation lists (damaged links)", dups);
 
-	struct builder b = { .g = g };
-	const struct pg_layout *L = &h->in->L;
-	for (size_t i = 0; i < n && !b.err; i++) {
-		g->estart[i] = g->nedges;
-		uint64_t rc = 0;
-		pg_error *rerr = pg_read_u64(&h->core->mem, g->addr[i] + (uint64_t)L->ob_refcnt.off, &rc);
-		if (rerr) {
-			pg_warn_partial(h->warn, "object 0x%" PRIx64 ": refcount unreadable: %s", g->addr[i], rerr->message);
-			pg_error_destroy(rerr);
-		}
-		g->refcnt[i] = (int64_t)rc;
-		bool approx = false;
-		err = pg_traverse_object(t, g->addr[i], g->type[i], on_visit, &b, &approx);
-		if (err)
-			break;
-		if (approx) {
-			g->approximate = true;
-			g->approx_objects++;
+	/* every type's traversal plan is made before the threads start: they
+	 * only read the plans and the core */
+	for (uint32_t ti = 0; ti < h->ntypes; ti++)
+		(void)pg_traverse_name(t, ti);
+	enum { MAX_THREADS = 2 };
+	struct builder parts[MAX_THREADS];
+	size_t nparts = n >= 200000 ? MAX_THREADS : 1;
+	for (size_t p = 0; p < nparts; p++)
+		parts[p] = (struct builder){ .h = h, .t = t, .g = g, .lo = n * p / nparts, .hi = n * (p + 1) / nparts };
+	pthread_t tid[MAX_THREADS];
+	bool started[MAX_THREADS] = { false };
+	for (size_t p = 1; p < nparts; p++)
+		started[p] = pthread_create(&tid[p], NULL, build_part, &parts[p]) == 0;
+	build_part(&parts[0]);
+	for (size_t p = 1; p < nparts; p++) {
+		if (started[p])
+			pthread_join(tid[p], NULL);
+		else
+			build_part(&parts[p]);
+	}
+	size_t total = 0;
+	for (size_t p = 0; p < nparts; p++) {
+		if (!err)
+			err = parts[p].err;
+		total += parts[p].nedges;
+		g->approx_objects += parts[p].approx;
+	}
+	if (!err) {
+		/* the first part's array becomes the graph's; the others follow */
+		g->eto = parts[0].eto;
+		parts[0].eto = NULL;
+		if (nparts > 1) {
+			uint32_t *to = pg_reallocarray(g->eto, total ? total : 1, sizeof(*to));
+			if (!to) {
+				err = &pg_enomem;
+			} else {
+				g->eto = to;
+				size_t off = parts[0].nedges;
+				for (size_t p = 1; p < nparts; p++) {
+					memcpy(g->eto + off, parts[p].eto, parts[p].nedges * sizeof(*to));
+					for (size_t i = parts[p].lo; i < parts[p].hi; i++)
+						g->estart[i] += off;
+					off += parts[p].nedges;
+				}
+			}
 		}
 	}
-	g->estart[n] = g->nedges;
-	if (!err)
-		err = b.err;
+	for (size_t p = 0; p < nparts; p++)
+		free(parts[p].eto);
+	g->nedges = total;
+	g->estart[n] = total;
+	g->approximate = g->approx_objects > 0;
 	if (err)
 		goto fail;
 	*ret = g;
