@@ -145,6 +145,31 @@ static const struct handler handlers[] = {
 	{ "izip_traverse", SP_FIELDS, "izipobject", "ittuple result", NULL, NULL },
 	{ "repeat_traverse", SP_FIELDS, "repeatobject", "element", NULL, NULL },
 	{ "izip_longest_traverse", SP_FIELDS, "iziplongestobject", "ittuple result fillvalue", NULL, NULL },
+	/* lib-dynload */
+	{ "Reader_traverse", SP_FIELDS, "ReaderObj", "dialect input_iter fields", NULL, NULL },
+	{ "Writer_traverse", SP_FIELDS, "WriterObj", "dialect writeline", NULL, NULL },
+	{ "scanner_traverse", SP_FIELDS, "PyScannerObject",
+	  "encoding strict object_hook pairs_hook=object_pairs_hook parse_float parse_int parse_constant", NULL, NULL },
+	{ "encoder_traverse", SP_FIELDS, "PyEncoderObject",
+	  "markers defaultfn=default encoder indent key_separator item_separator sort_keys skipkeys", NULL, NULL },
+	{ "context_traverse", SP_FIELDS, "PySSLContext", "set_hostname=servername_callback", NULL, NULL },
+	/* errors may hold ERROR_STRICT..ERROR_REPLACE ((PyObject *)1..3), which
+	 * CPython skips and which are no objects here either */
+	{ "mbiencoder_traverse", SP_FIELDS, "MultibyteIncrementalEncoderObject", "errors", NULL, NULL },
+	{ "mbidecoder_traverse", SP_FIELDS, "MultibyteIncrementalDecoderObject", "errors", NULL, NULL },
+	{ "mbstreamreader_traverse", SP_FIELDS, "MultibyteStreamReaderObject", "errors stream", NULL, NULL },
+	{ "mbstreamwriter_traverse", SP_FIELDS, "MultibyteStreamWriterObject", "errors stream", NULL, NULL },
+	{ "xmlparse_traverse", SP_XMLPARSE, "xmlparseobject", NULL, "handlers HandlerInfo/ HandlerInfo/name", "handler_info" },
+	{ "PyCData_traverse", SP_FIELDS, "CDataObject", "b_objects=_objects b_base=_b_base_", NULL, NULL },
+	{ "PyCFuncPtr_traverse", SP_FIELDS, "PyCFuncPtrObject",
+	  "callable restype checker errcheck argtypes converters paramflags thunk b_objects=_objects b_base=_b_base_",
+	  NULL, NULL },
+	{ "PyCField_traverse", SP_FIELDS, "CFieldObject", "proto", NULL, NULL },
+	{ "CThunkObject_traverse", SP_FIELDS, "CThunkObject", "converters callable restype", NULL, NULL },
+	/* ctypes metatypes: the StgDict's proto (_type_), then type_traverse */
+	{ "CDataType_traverse", SP_CTYPES_TYPE, "PyTypeObject",
+	  "tp_dict=__dict__ tp_cache tp_mro=__mro__ tp_bases=__bases__ tp_base=__base__",
+	  "tp_flags tp_dict StgDictObject/proto", "PyCStgDict_Type" },
 };
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
