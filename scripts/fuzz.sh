@@ -91,7 +91,7 @@ for s in "${scenarios[@]}"; do
     if [ "$smoke" = 1 ]; then
       python3 scripts/shrink_core.py --tool "$tool" --budget 60 "$core" "$out.tmp" && mv "$out.tmp" "$out"
     else
-      python3 scripts/shrink_core.py --tool "$tool" --pages --budget 300 "$core" "$out.tmp" && mv "$out.tmp" "$out"
+      python3 scripts/shrink_core.py --tool "$tool" --pages --budget 120 "$core" "$out.tmp" && mv "$out.tmp" "$out"
     fi
     [ -s "$out" ] || cp "$core" "$out"
   fi
