@@ -268,20 +268,30 @@ static char *step_text(struct ctx *x, const struct pg_cycle_step *st, size_t n, 
 	return pg_asprintf("%s.%s", name, lab);
 }
 
-static char *join_steps(char **parts, size_t n, size_t rot, const char *end)
+/* parts[rot], parts[rot+1], ... joined by " -> ", then end; with more than
+ * SHAPE_MAX parts, the middle is elided. */
+#define SHAPE_MAX 40
+static char *join_steps(char **parts, size_t n, size_t rot, const char *end, bool elide)
 {
-	size_t len = 1 + strlen(end);
+	size_t len = 64 + strlen(end);
 	for (size_t i = 0; i < n; i++)
 		len += strlen(parts[i]) + 4;
 	char *s = malloc(len);
 	if (!s)
 		return NULL;
-	s[0] = 0;
+	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
-		strcat(s, parts[(i + rot) % n]);
-		strcat(s, " -> ");
+		if (elide && n > SHAPE_MAX && i == SHAPE_MAX / 2) {
+			o += (size_t)snprintf(s + o, len - o, "... %zu more steps ... -> ", n - SHAPE_MAX + 5);
+			i = n - 5;
+		}
+		const char *p = parts[(i + rot) % n];
+		size_t l = strlen(p);
+		memcpy(s + o, p, l);
+		memcpy(s + o + l, " -> ", 4);
+		o += l + 4;
 	}
-	strcat(s, end);
+	strcpy(s + o, end);
 	return s;
 }
 
@@ -290,65 +300,133 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Booth's least rotation of a[0..n): linear time. */
+static size_t least_rotation(const uint32_t *a, size_t n, long *f)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < 2 * n; i++)
+		f[i] = -1;
+	for (size_t j = 1; j < 2 * n; j++) {
+		uint32_t sj = a[j % n];
+		long i = f[j - k - 1];
+		while (i != -1 && sj != a[(k + (size_t)i + 1) % n]) {
+			if (sj < a[(k + (size_t)i + 1) % n])
+				k = j - (size_t)i - 1;
+			i = f[i];
+		}
+		if (sj != a[(k + (size_t)i + 1) % n]) { /* i == -1 */
+			if (sj < a[k % n])
+				k = j;
+			f[j - k] = -1;
+		} else {
+			f[j - k] = i + 1;
+		}
+	}
+	return k % n;
+}
+
 /* shape (from the telling object) and key (canonical rotation + multiset) */
 static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_step *st, size_t n,
 			  char **shape, char **key)
 {
-	char **parts = calloc(n, sizeof(*parts));
-	if (!parts)
-		return &pg_enomem;
+	pg_error *err = NULL;
+	char **parts = calloc(n, sizeof(*parts)), **sorted = calloc(n, sizeof(*sorted));
+	uint32_t *rank = calloc(n, sizeof(*rank));
+	long *f = calloc(2 * n, sizeof(*f));
+	struct pg_strmap ranks = { 0 };
+	char *canon = NULL, *ms = NULL;
+	uint32_t *rows = NULL;
+	*shape = *key = NULL;
+	if (!parts || !sorted || !rank || !f) {
+		err = &pg_enomem;
+		goto out;
+	}
 	size_t np = 0;
 	for (size_t i = 0; i < n;) {
 		size_t used;
 		parts[np] = step_text(x, st, n, i, &used);
-		if (!parts[np])
-			break;
+		if (!parts[np]) {
+			err = &pg_enomem;
+			goto out;
+		}
 		np++;
 		i += used;
 	}
-	*shape = join_steps(parts, np, 0, row_name(x, st[0].from));
-	size_t best = 0;
-	for (size_t r = 1; r < np; r++) {
-		for (size_t i = 0; i < np; i++) {
-			int c = strcmp(parts[(r + i) % np], parts[(best + i) % np]);
-			if (c < 0) {
-				best = r;
-				break;
-			}
-			if (c > 0)
-				break;
-		}
+	*shape = join_steps(parts, np, 0, row_name(x, st[0].from), true);
+	/* rotation-independent ranks: the steps' texts in sorted order */
+	memcpy(sorted, parts, np * sizeof(*parts));
+	qsort(sorted, np, sizeof(*sorted), cmp_str);
+	uint32_t r = 0;
+	for (size_t i = 0; i < np; i++) {
+		if (i && strcmp(sorted[i], sorted[i - 1]) != 0)
+			r++;
+		if ((err = pg_strmap_put(&ranks, sorted[i], 0, r)))
+			goto out;
 	}
-	char *canon = join_steps(parts, np, best, "");
-	/* the component's type multiset */
+	for (size_t i = 0; i < np; i++)
+		pg_strmap_get(&ranks, parts[i], 0, &rank[i]);
+	size_t best = least_rotation(rank, np, f);
+	if (np <= SHAPE_MAX) {
+		canon = join_steps(parts, np, best, "", false);
+	} else {
+		uint64_t h = 1469598103934665603ULL;
+		for (size_t i = 0; i < np; i++)
+			for (const char *p = parts[(i + best) % np]; *p; p++)
+				h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		canon = pg_asprintf("%zu steps, hash %016" PRIx64, np, h);
+	}
+	/* the component's type multiset, as name*count runs */
 	const struct pg_cycles *cy = x->cy;
 	size_t m = cy->comp_first[cid + 1] - cy->comp_first[cid];
-	const char **names = malloc((m ? m : 1) * sizeof(*names));
-	char *ms = NULL;
-	if (names) {
-		size_t len = 1;
-		for (size_t k = 0; k < m; k++) {
-			names[k] = row_name(x, cy->comp_members[cy->comp_first[cid] + k]);
-			len += strlen(names[k]) + 1;
-		}
-		qsort(names, m, sizeof(*names), cmp_str);
-		ms = malloc(len);
-		if (ms) {
-			ms[0] = 0;
-			for (size_t k = 0; k < m; k++) {
-				strcat(ms, names[k]);
-				strcat(ms, ",");
-			}
-		}
-		free(names);
+	rows = malloc((m ? m : 1) * sizeof(*rows));
+	if (!rows || !canon) {
+		err = &pg_enomem;
+		goto out;
 	}
-	*key = canon && ms ? pg_asprintf("%s|%s", canon, ms) : NULL;
+	for (size_t k = 0; k < m; k++) {
+		uint32_t v = cy->comp_members[cy->comp_first[cid] + k];
+		rows[k] = pg_heap_row_of(x->h, x->g->addr[v], x->g->type[v]);
+	}
+	qsort(rows, m, sizeof(*rows), cmp_u32);
+	size_t len = 1;
+	for (size_t k = 0; k < m; k++)
+		if (!k || rows[k] != rows[k - 1])
+			len += strlen(x->h->rows[rows[k]].name) + 24;
+	ms = malloc(len);
+	if (!ms) {
+		err = &pg_enomem;
+		goto out;
+	}
+	size_t o = 0;
+	for (size_t k = 0; k < m;) {
+		size_t e = k;
+		while (e < m && rows[e] == rows[k])
+			e++;
+		o += (size_t)snprintf(ms + o, len - o, "%s*%zu,", x->h->rows[rows[k]].name, e - k);
+		k = e;
+	}
+	*key = pg_asprintf("%s|%s", canon, ms);
+	if (!*shape || !*key)
+		err = &pg_enomem;
+out:
+	pg_strmap_free(&ranks);
 	free(canon);
 	free(ms);
-	for (size_t i = 0; i < np; i++)
-		free(parts[i]);
+	free(rows);
+	if (parts)
+		for (size_t i = 0; i < n; i++)
+			free(parts[i]);
 	free(parts);
-	return *shape && *key ? NULL : &pg_enomem;
+	free(sorted);
+	free(rank);
+	free(f);
+	return err;
 }
 
 /* Non-gc objects (strings, ints, untracked tuples) whose every reference
@@ -616,7 +694,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 						gr->finalizer = pg_finalizer_source(t, g->addr[v], g->type[v]);
 				}
 				if (!gr->finalizer)
-					gr->finalizer = pg_asprintf("kept by a finalizer object that reaches it");
+					gr->finalizer = pg_asprintf("a finalizer outside the cycle that reaches it");
 			}
 			if ((err = pg_strmap_put(&gindex, gr->key, kind, gi)))
 				goto out;

@@ -137,8 +137,8 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 			}
 		size_t np = count_groups(a->cycles, true);
 		char b3[32], b4[32];
-		fprintf(out, "gc.garbage holds %s objects keeping %s alive (%s): %zu leak pattern%s\n",
-			num(b1, sizeof(b1), h->ngarbage), num(b3, sizeof(b3), kept), bytes(b4, sizeof(b4), kb),
+		fprintf(out, "gc.garbage holds %s object%s keeping %s alive (%s): %zu leak pattern%s\n",
+			num(b1, sizeof(b1), h->ngarbage), h->ngarbage == 1 ? "" : "s", num(b3, sizeof(b3), kept), bytes(b4, sizeof(b4), kb),
 			np, np == 1 ? "" : "s");
 		print_groups(out, a, true);
 		fputc('\n', out);
