@@ -50,6 +50,19 @@ static int group_cmp(const void *a, const void *b)
 	return (x->first > y->first) - (x->first < y->first);
 }
 
+static const struct pg_cycles *g_sort_groups;
+
+static int order_cmp(const void *a, const void *b)
+{
+	const struct pg_cycle_group *x = &g_sort_groups->groups[*(const size_t *)a];
+	const struct pg_cycle_group *y = &g_sort_groups->groups[*(const size_t *)b];
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->components != y->components)
+		return x->components > y->components ? -1 : 1;
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
 static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_view)
 {
 	const struct pg_cycles *cy = a->cycles;
@@ -63,15 +76,9 @@ static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_vi
 	for (size_t i = 0; i < cy->ngroups; i++)
 		if ((cy->groups[i].kind == PG_CY_GARBAGE) == garbage_view)
 			order[total++] = i;
-	for (size_t i = 1; i < total; i++)
-		for (size_t j = i; j > 0; j--) {
-			const struct pg_cycle_group *x = &cy->groups[order[j - 1]], *y = &cy->groups[order[j]];
-			if (x->bytes > y->bytes || (x->bytes == y->bytes && x->components >= y->components))
-				break;
-			size_t tmp = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = tmp;
-		}
+	g_sort_groups = cy;
+	qsort(order, total, sizeof(*order), order_cmp);
+	g_sort_groups = NULL;
 	for (size_t k = 0; k < total && shown < a->max_groups; k++, shown++) {
 		const struct pg_cycle_group *gr = &cy->groups[order[k]];
 		fprintf(out, "  x%-8s %s%s\n", num(b1, sizeof(b1), gr->components), gr->shape,
@@ -115,15 +122,20 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 		return;
 	}
 	struct garb_group *gr = calloc(h->ngarbage, sizeof(*gr));
+	/* group of each row; the last slot is for unreadable items */
+	size_t *group_of = malloc((h->nrows + 1) * sizeof(*group_of));
 	size_t ng = 0;
 	uint64_t total = 0;
-	for (size_t i = 0; gr && i < h->ngarbage; i++) {
+	for (size_t r = 0; group_of && r <= h->nrows; r++)
+		group_of[r] = SIZE_MAX;
+	for (size_t i = 0; gr && group_of && i < h->ngarbage; i++) {
 		const struct pg_garbage_item *gi = &h->garbage[i];
-		size_t k;
-		for (k = 0; k < ng && gr[k].row != gi->row; k++)
-			;
-		if (k == ng)
+		size_t slot = gi->row < h->nrows ? gi->row : h->nrows;
+		size_t k = group_of[slot];
+		if (k == SIZE_MAX) {
+			k = group_of[slot] = ng;
 			gr[ng++] = (struct garb_group){ .row = gi->row, .first = i };
+		}
 		gr[k].count++;
 		gr[k].bytes += gi->size;
 		total += gi->size;
@@ -148,6 +160,7 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 	else
 		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
 			bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
+	free(group_of);
 	if (!gr)
 		return;
 	qsort(gr, ng, sizeof(*gr), group_cmp);
