@@ -194,7 +194,13 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	pg_error *err;
 	GElf_Addr bias;
 	Elf *elf = dwfl_module_getelf(mod, &bias);
-	Dwarf *dw = dwfl_module_getdwarf(mod, &bias);
+	/* the symbol table finds the separate debug file without inflating its
+	 * DWARF; the fast handle then reads only the type sections of it */
+	dwfl_module_getsymtab(mod);
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &in->mainfile, &in->debugfile);
+	if (in->debugfile)
+		pg_dwarf_fast_open(mod, in->debugfile);
+	bool dw = pg_module_has_dwarf(mod);
 	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &in->mainfile, &in->debugfile);
 	/* libdwfl leaves the names unset when it opened the file itself from
 	 * the core's file note: that is the module's own path */
@@ -256,5 +262,6 @@ void pg_interp_free(struct pg_interp *in)
 	if (!in)
 		return;
 	pg_symtab_free(&in->syms);
+	pg_dwarf_fast_close();
 	free(in);
 }

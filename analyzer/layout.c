@@ -186,14 +186,14 @@ pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size
 	size_t left = 0;
 	for (size_t i = 0; i < n; i++)
 		left += !ws[i].found;
-	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
+	struct pg_cu_iter it = { 0 };
+	Dwarf_Die cudie;
 	size_t ncu = 0;
-	while (left && (cu = dwfl_module_nextcu(mod, cu, &bias)) != NULL) {
+	while (left && pg_next_cu(mod, &it, &cudie)) {
 		if (++ncu > 1000000)
 			break;
 		Dwarf_Die die;
-		if (dwarf_child(cu, &die) != 0)
+		if (dwarf_child(&cudie, &die) != 0)
 			continue;
 		do {
 			int tag = dwarf_tag(&die);

@@ -66,6 +66,20 @@ pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size
 /* Offset and size of member `path` (a.b for nested members) of struct st. */
 pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f);
 
+/* Iterating a module's compile units: through the fast handle for the
+ * interpreter (dwarf_fast.c), through libdwfl for any other module. */
+struct pg_cu_iter {
+	Dwarf_Off off;
+	Dwarf_Die *dwfl_cu;
+	bool done;
+};
+bool pg_next_cu(Dwfl_Module *mod, struct pg_cu_iter *it, Dwarf_Die *cu);
+/* Opens the module's debug file at path with only the type sections
+ * inflated; false when that does not apply (libdw is used as usual). */
+bool pg_dwarf_fast_open(Dwfl_Module *mod, const char *path);
+void pg_dwarf_fast_close(void);
+bool pg_module_has_dwarf(Dwfl_Module *mod);
+
 /* Fills *l from the module's DWARF.  *debug_build is set when PyObject has
  * the Py_TRACE_REFS list fields. */
 pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build);

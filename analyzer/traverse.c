@@ -389,10 +389,10 @@ static void module_dwarf(struct modinfo *mi)
 	mi->dwarf_done = true;
 	if (!want_names(mi))
 		return;
-	Dwarf_Die *cu = NULL;
-	Dwarf_Addr bias;
+	struct pg_cu_iter it = { 0 };
+	Dwarf_Die cudie, *cu = &cudie;
 	size_t ncu = 0;
-	while ((cu = dwfl_module_nextcu(mi->mod, cu, &bias)) != NULL && ++ncu < 1000000) {
+	while (pg_next_cu(mi->mod, &it, &cudie) && ++ncu < 1000000) {
 		const char *cuname = dwarf_diename(cu);
 		Dwarf_Die die;
 		if (dwarf_child(cu, &die) != 0)
