@@ -21,6 +21,40 @@ static void mark_from(const struct pg_graph *g, uint8_t *state, uint32_t *stack,
 	}
 }
 
+/* handle_weakrefs(): every weakref to an object of the collectable part is
+ * cleared; one that has a callback and is not itself tentatively unreachable
+ * (objects moved to the finalizer set are marked reachable by then) has its
+ * callback called and goes back to the old generation: it is neither
+ * garbage nor uncollectable. */
+static void rescue_weakrefs(struct pg_heap *h, const struct pg_graph *g, struct pg_collect *c)
+{
+	const struct pg_layout *L = &h->in->L;
+	struct pg_mem *m = &h->core->mem;
+	for (size_t i = 0; i < g->n; i++) {
+		if ((c->state[i] & (PG_S_UNREACHABLE | PG_S_KEPT)) != PG_S_UNREACHABLE)
+			continue;
+		const struct pg_type *t = &h->types[g->type[i]];
+		if (!(t->flags & PG_TPFLAGS_HAVE_WEAKREFS) || t->weaklistoffset <= 0 || t->weaklistoffset > t->basicsize)
+			continue;
+		uint64_t wr;
+		pg_error *err = pg_read_u64(m, g->addr[i] + (uint64_t)t->weaklistoffset, &wr);
+		for (size_t guard = 0; !err && wr && guard < g->n + 1; guard++) {
+			uint32_t j = pg_graph_index(g, wr);
+			uint64_t cb = 0, next = 0;
+			if ((err = pg_read_u64(m, wr + (uint64_t)L->wr_callback.off, &cb)) ||
+			    (err = pg_read_u64(m, wr + (uint64_t)L->wr_next.off, &next)))
+				break;
+			if (j != PG_NONE && (c->state[j] & PG_S_KEPT) && cb)
+				c->state[j] = PG_S_REACHABLE;
+			wr = next;
+		}
+		if (err) {
+			pg_warn_partial(h->warn, "weakref list of 0x%" PRIx64 " unreadable: %s", g->addr[i], err->message);
+			pg_error_destroy(err);
+		}
+	}
+}
+
 pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
 			 struct pg_collect **ret)
 {
@@ -78,6 +112,7 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 	if (c->uncertain)
 		pg_warn_partial(h->warn, "some objects' finalizers could not be read: the uncollectable set may be incomplete");
 	mark_from(g, c->state, stack, sp, PG_S_UNREACHABLE, PG_S_KEPT);
+	rescue_weakrefs(h, g, c);
 	/* delete_garbage clears the collectable part first: every reference it
 	 * held is dropped.  A kept object left with no references (a finalizer
 	 * object held only by collectable garbage) is freed, its __del__ runs,

@@ -134,6 +134,7 @@ pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
 		t.basicsize = lds64(buf, L->tp_basicsize.off);
 		t.itemsize = lds64(buf, L->tp_itemsize.off);
 		t.dictoffset = lds64(buf, L->tp_dictoffset.off);
+		t.weaklistoffset = lds64(buf, L->tp_weaklistoffset.off);
 		t.traverse = ld64(buf, L->tp_traverse.off);
 		t.clear = ld64(buf, L->tp_clear.off);
 		t.del = ld64(buf, L->tp_del.off);

@@ -10,12 +10,13 @@ enum pg_kind { PG_K_OTHER, PG_K_DICT, PG_K_LIST, PG_K_SET, PG_K_TUPLE, PG_K_INST
 
 #define PG_TPFLAGS_HEAPTYPE (1UL << 9)
 #define PG_TPFLAGS_HAVE_GC (1UL << 14)
+#define PG_TPFLAGS_HAVE_WEAKREFS (1UL << 6)
 
 struct pg_type {
 	uint64_t addr;
 	char *name;          /* tp_name as read, or a placeholder for a bad type */
 	uint64_t flags;
-	int64_t basicsize, itemsize, dictoffset;
+	int64_t basicsize, itemsize, dictoffset, weaklistoffset;
 	uint64_t traverse, clear, del, base, is_gc;
 	uint32_t row;        /* histogram row of its instances (not for old-style instances) */
 	uint8_t kind;

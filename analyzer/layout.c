@@ -5,7 +5,7 @@
 #include <string.h>
 
 enum { S_GCHEAD, S_OBJECT, S_VAROBJECT, S_TYPE, S_HEAPTYPE, S_MEMBERDEF, S_LIST, S_TUPLE,
-       S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_COUNT };
+       S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_WEAKREF, S_COUNT };
 
 static const char *const struct_names[S_COUNT] = {
 	[S_GCHEAD] = "PyGC_Head", [S_OBJECT] = "PyObject", [S_VAROBJECT] = "PyVarObject",
@@ -13,7 +13,7 @@ static const char *const struct_names[S_COUNT] = {
 	[S_LIST] = "PyListObject", [S_TUPLE] = "PyTupleObject", [S_DICT] = "PyDictObject",
 	[S_DICTENTRY] = "PyDictEntry", [S_SET] = "PySetObject", [S_SETENTRY] = "setentry",
 	[S_STRING] = "PyStringObject", [S_CLASS] = "PyClassObject",
-	[S_INSTANCE] = "PyInstanceObject", [S_GEN] = "gc_generation",
+	[S_INSTANCE] = "PyInstanceObject", [S_GEN] = "gc_generation", [S_WEAKREF] = "PyWeakReference",
 };
 
 struct want_field {
@@ -83,6 +83,8 @@ static const struct want_field fields[] = {
 	F(S_GEN, "head", gen_head, true),
 	F(S_GEN, "threshold", gen_threshold, true),
 	F(S_GEN, "count", gen_count, true),
+	F(S_WEAKREF, "wr_callback", wr_callback, true),
+	F(S_WEAKREF, "wr_next", wr_next, true),
 };
 #undef F
 
@@ -103,6 +105,7 @@ static const size_t struct_size_off[S_COUNT] = {
 	[S_CLASS] = offsetof(struct pg_layout, class_size),
 	[S_INSTANCE] = offsetof(struct pg_layout, instance_size),
 	[S_GEN] = offsetof(struct pg_layout, gen_size),
+	[S_WEAKREF] = offsetof(struct pg_layout, weakref_size),
 };
 
 static bool is_complete(Dwarf_Die *d)

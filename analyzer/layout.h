@@ -52,6 +52,8 @@ struct pg_layout {
 	struct pg_field in_class, in_dict;
 	int32_t gen_size;
 	struct pg_field gen_head, gen_threshold, gen_count;
+	int32_t weakref_size;
+	struct pg_field wr_callback, wr_next;
 };
 
 /* One struct wanted from a module's DWARF, by typedef name or struct tag;
