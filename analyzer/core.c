@@ -133,6 +133,8 @@ static int u64_cmp(const void *a, const void *b)
  * earlier-starting (or higher-priority) one keeps the bytes. */
 static size_t normalise(struct ival *v, size_t n)
 {
+	if (!n)
+		return 0;
 	qsort(v, n, sizeof(*v), ival_cmp);
 	size_t out = 0;
 	uint64_t covered = 0;
