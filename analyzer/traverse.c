@@ -228,6 +228,7 @@ struct modinfo {
 	struct sdef *defs;           /* sorted by name; lazily */
 	size_t ndefs;
 	bool dwarf_done;
+	const char *fn_cu[NHANDLERS]; /* compile unit defining each handler's function */
 };
 
 struct frame_layout {
@@ -399,6 +400,16 @@ static void module_dwarf(struct modinfo *mi)
 			continue;
 		do {
 			int tag = dwarf_tag(&die);
+			if (tag == DW_TAG_subprogram) {
+				/* the source file of a traverse function is the compile
+				 * unit that defines it: no line table needed */
+				const char *fn = dwarf_diename(&die);
+				if (fn && !dwarf_hasattr(&die, DW_AT_declaration))
+					for (size_t i = 0; i < NHANDLERS; i++)
+						if (!mi->fn_cu[i] && strcmp(handlers[i].fn, fn) == 0)
+							mi->fn_cu[i] = cuname;
+				continue;
+			}
 			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
 				continue;
 			const char *nm = dwarf_diename(&die);
@@ -426,24 +437,10 @@ static void module_dwarf(struct modinfo *mi)
 	}
 }
 
-/* The source file of the function at addr (from the line table), or NULL. */
-static const char *source_file(Dwfl_Module *mod, uint64_t addr)
-{
-	Dwfl_Line *l = dwfl_module_getsrc(mod, addr);
-	return l ? dwfl_lineinfo(l, NULL, NULL, NULL, NULL, NULL) : NULL;
-}
-
-/* Is compile unit `cu` (named "../Modules/x.c", "./Modules/x.c") the file src? */
+/* Is compile unit `cu` the one that defines the traverse function? */
 static bool cu_is(const char *cu, const char *src)
 {
-	if (!cu || !src)
-		return false;
-	while (strncmp(cu, "./", 2) == 0 || strncmp(cu, "../", 3) == 0)
-		cu += cu[1] == '/' ? 2 : 3;
-	size_t lc = strlen(cu), ls = strlen(src);
-	if (lc == 0 || lc > ls || strcmp(src + ls - lc, cu) != 0)
-		return false;
-	return lc == ls || src[ls - lc - 1] == '/';
+	return cu && src && strcmp(cu, src) == 0;
 }
 
 /* Calls fn for each member path handler h needs from struct `sname` (its
@@ -579,7 +576,7 @@ static bool resolve_handler(struct modinfo *mi, size_t hi, struct resolved *r, c
 	if (!h->sname)
 		return true;
 	module_dwarf(mi);
-	const char *src = source_file(mi->mod, r->fnaddr);
+	const char *src = mi->fn_cu[hi];
 	Dwarf_Die own;
 	if (!pick_struct(mi, h, h->sname, src, &own, why))
 		return false;
