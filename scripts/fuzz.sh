@@ -25,7 +25,7 @@ minutes=10
 case "${1:-}" in
   --smoke) smoke=1 ;;
   '') ;;
-  -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+  -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
   *) minutes=$1 ;;
 esac
 if [ "$smoke" = 1 ]; then
