@@ -536,13 +536,19 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 	read_notes(c, w);
 
 	if (o->sysroot) {
-		c->sysroot = pg_strdup(o->sysroot);
+		/* libdwfl reads relative debug path entries as relative to each
+		 * module's directory: make the sysroot absolute */
+		c->sysroot = realpath(o->sysroot, NULL);
+		if (!c->sysroot) {
+			err = pg_error_create(PG_ERR_INPUT, "--sysroot %s: %s", o->sysroot, strerror(errno));
+			goto fail;
+		}
 		g_sysroot = c->sysroot;
 	}
 	if (o->debuginfo_path)
 		c->debuginfo_path = pg_asprintf("%s", o->debuginfo_path);
-	else if (o->sysroot)
-		c->debuginfo_path = pg_asprintf(":.debug:%s/usr/lib/debug", o->sysroot);
+	else if (c->sysroot)
+		c->debuginfo_path = pg_asprintf(":.debug:%s/usr/lib/debug", c->sysroot);
 	else
 		c->debuginfo_path = pg_asprintf(":.debug:/usr/lib/debug");
 	if (!c->debuginfo_path) {

@@ -15,6 +15,8 @@ struct node {
 /* LSD radix sort on addr bits 3..50 (objects are 8-aligned, user space < 2^47). */
 static pg_error *radix_sort(struct node *v, size_t n)
 {
+	if (n < 2)
+		return NULL;
 	struct node *tmp = pg_reallocarray(NULL, n ? n : 1, sizeof(*tmp));
 	if (!tmp)
 		return &pg_enomem;

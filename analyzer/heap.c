@@ -140,10 +140,22 @@ pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
 		t.del = ld64(buf, L->tp_del.off);
 		t.base = ld64(buf, L->tp_base.off);
 		t.is_gc = ld64(buf, L->tp_is_gc.off);
-		t.name = read_name(h, ld64(buf, L->tp_name.off), "tp_name", addr);
+		/* a type object is 8-aligned, and its own type is a type (the
+		 * metatype's tp_flags carry Py_TPFLAGS_TYPE_SUBCLASS) */
+		uint64_t meta = ld64(buf, L->ob_type.off), mflags = 0;
+		pg_error *merr = meta ? pg_read_u64(&h->core->mem, meta + (uint64_t)L->tp_flags.off, &mflags) : NULL;
+		bool is_type = !(addr & 7) && meta && !merr && (mflags & (1UL << 31));
+		pg_error_destroy(merr);
+		t.name = is_type ? read_name(h, ld64(buf, L->tp_name.off), "tp_name", addr) : NULL;
 		t.valid = t.name && t.basicsize >= L->object_size && t.basicsize <= (1 << 24) &&
-			  t.itemsize >= 0 && t.itemsize <= (1 << 16) && ld64(buf, L->ob_type.off) != 0;
-		if (t.name && !t.valid)
+			  t.itemsize >= 0 && t.itemsize <= (1 << 16);
+		if (!is_type)
+			pg_warn_partial(h->warn, "objects whose type pointer 0x%" PRIx64 " is not a type object: counted as <bad type>, their contents skipped",
+					addr);
+		else if (!t.name)
+			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " has no readable name: its objects are counted as <bad type>",
+					addr);
+		else if (!t.valid)
 			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " (%s) has an absurd size: its objects' sizes are unknown",
 					addr, t.name);
 	}

@@ -179,10 +179,11 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 		return pg_error_create(PG_ERR_INPUT,
 				       "%s: the core is truncated (%zu of %" PRIu64 " bytes) and what is left does not show a Python interpreter%s",
 				       core->path, core->size, core->expected_size,
-				       core->threads ? "" : " (its notes, which list the mapped files, are lost)");
+				       core->threads ? "; pass --exe PATH to name the executable"
+						     : " (its notes, which list the mapped files, are lost; pass --exe PATH to name the executable)");
 	if (!mod)
 		return pg_error_create(PG_ERR_INPUT,
-				       "%s: no Python interpreter found in this process (%s%s%s): no module exports _PyGC_generation0",
+				       "%s: no Python interpreter found in this process (%s%s%s): no module exports _PyGC_generation0 (if the executable was not found, pass --exe PATH)",
 				       core->path, core->fname[0] ? "command " : "", core->fname,
 				       core->fname[0] ? "" : "unknown command");
 	struct pg_interp *in = calloc(1, sizeof(*in));
