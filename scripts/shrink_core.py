@@ -18,6 +18,7 @@ success, 1 when the original core does not analyse cleanly.
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -144,7 +145,10 @@ def main():
     ehdr, phdrs = read_core(a.core)
     before = os.path.getsize(a.core)
     with tempfile.TemporaryDirectory(prefix='pg-shrink-') as tmp:
-        s = Shrinker(a.tool, ehdr, phdrs, tmp, a.budget)
+        # A private copy of the tool: a rebuild of the build dir meanwhile
+        # (relinking it under us) must not change or break the runs.
+        tool = shutil.copy(a.tool, os.path.join(tmp, 'pycore-garbage'))
+        s = Shrinker(tool, ehdr, phdrs, tmp, a.budget)
         s.baseline = s.report(phdrs)
         if s.baseline is None:
             print('shrink: %s does not analyse cleanly (exit != 0 or partial)' % a.core)
