@@ -28,6 +28,7 @@ logs=$root/build-valgrind/valgrind-logs
 rm -rf "$logs"
 mkdir -p "$logs"
 export PG_VALGRIND_LOGS=$logs
+export PG_TIMEOUT_MULTIPLIER=${PG_TIMEOUT_MULTIPLIER:-10}   # test_damage.py's hang limit, 60 s x this
 vg=(valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
     --show-leak-kinds=definite,indirect --track-origins=yes --num-callers=30)
 
@@ -71,11 +72,14 @@ for name in sorted(os.listdir(d)):
              re.findall(r'(definitely|indirectly) lost: ([\d,]+) bytes', text)]
     bad = (errs and int(errs.group(1))) or any(v for k, v in leaks)
     if not errs:
-        bad = True   # valgrind died or the log is cut
+        unclean += 1   # killed before valgrind's summary: a timeout or a signal
+        cmd = re.search(r'Command: (.*)', text)
+        print('UNCLEAN: %s: no summary, killed (a test timeout?): %s' % (name, cmd.group(1) if cmd else '?'))
+        continue
     if bad:
         unclean += 1
-        print('UNCLEAN: %s (%s errors; %s)' % (name, errs.group(1) if errs else '?',
-              ', '.join('%s lost %d B' % kv for kv in leaks) or 'no leak summary'))
+        print('UNCLEAN: %s (%s errors; %s)' % (name, errs.group(1),
+              ', '.join('%s lost %d B' % kv for kv in leaks) or 'no leak'))
         first = re.search(r'^==\d+== (Invalid|Conditional|Use of|Syscall|Mismatched|Source and|\d+ bytes).*?(?=^==\d+== $)',
                           text, re.M | re.S)
         if first:
