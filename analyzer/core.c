@@ -483,7 +483,7 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF core file (only %zu bytes)", o->path, c->size);
 		goto fail;
 	}
-	void *map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE | (getenv("PG_POPULATE") ? MAP_POPULATE : 0), c->fd, 0);
+	void *map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
 	if (map == MAP_FAILED) {
 		err = pg_error_create(PG_ERR_INPUT, "%s: cannot map: %s", o->path, strerror(errno));
 		goto fail;
