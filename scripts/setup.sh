@@ -42,7 +42,7 @@ if [ ! -f "$pin" ]; then
   need_update=1
 fi
 
-pkgs=(meson ninja-build pkg-config gcc clang libdw-dev libelf-dev libjansson-dev
+pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev libjansson-dev
       gdb graphviz file xz-utils)
 py_pkgs=(python2.7 python2.7-dbg)
 

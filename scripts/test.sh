@@ -14,6 +14,19 @@ jobs=$(nproc 2>/dev/null || echo 2)
 meson test -C build --num-processes "$jobs" --print-errorlogs "$@" || true
 meson test -C build-asan --num-processes "$jobs" --print-errorlogs "$@" || true
 
+# A short libFuzzer run over the whole pipeline (ASan+UBSan): one more test.
+fuzz=skip
+if [ $# -eq 0 ]; then
+  if bash scripts/fuzz.sh --smoke > build/fuzz-smoke.log 2>&1; then
+    fuzz=pass
+  else
+    fuzz=fail
+    tail -30 build/fuzz-smoke.log
+  fi
+  tail -4 build/fuzz-smoke.log
+fi
+export FUZZ_RESULT=$fuzz
+
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
@@ -35,6 +48,13 @@ for path in sys.argv[1:]:
         else:
             failed += 1
             print('FAILED (%s): %s [%s]' % (label, t.get('name'), r))
+import os
+fr = os.environ.get('FUZZ_RESULT')
+if fr == 'pass':
+    passed += 1
+elif fr == 'fail':
+    failed += 1
+    print('FAILED: fuzz smoke run (build/fuzz-smoke.log)')
 print('%d passed, %d failed, %d skipped' % (passed, failed, skipped))
 sys.exit(1 if failed or not passed else 0)
 PY
