@@ -12,7 +12,7 @@
 #define MAX_FIELDS 24
 #define MAX_AUX 8
 #define MAX_CANDS 8            /* definitions of one struct name kept per module */
-#define MAX_CHAIN 256          /* tp_base chains, class bases: bounded */
+#define MAX_TP_BASE_CHAIN 65536 /* tp_base chains: loops found by Brent's method, length bounded */
 #define MAX_ITEMS (1ULL << 31) /* containers claiming more are not believed */
 #define T_OBJECT_EX 16
 #define SETUP_LOOP 120
@@ -802,9 +802,14 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 	const struct pg_layout *L = t->L;
 	size_t cap = 0;
 	uint32_t bidx = type_idx;
-	bool have_base = true;
+	bool have_base = true, looped = false;
+	/* Brent's cycle detection: `mark` is re-set at powers of two, so a
+	 * loop in tp_base is caught after at most 2x its length plus its tail,
+	 * while a legitimate deep hierarchy (Python sets no limit) is walked. */
+	uint32_t mark = type_idx;
+	unsigned long power = 1, lam = 0;
 	int depth;
-	for (depth = 0; depth < MAX_CHAIN; depth++) {
+	for (depth = 0; depth < MAX_TP_BASE_CHAIN; depth++) {
 		const struct pg_type *bt = &h->types[bidx];
 		if (!bt->valid || bt->traverse != t->subtype_traverse)
 			break;
@@ -844,11 +849,23 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 			have_base = false;
 			break;
 		}
+		if (bidx == mark) {
+			looped = true;
+			break;
+		}
+		if (++lam == power) {
+			mark = bidx;
+			power *= 2;
+			lam = 0;
+		}
 	}
 	const struct pg_type *ty = &h->types[type_idx];
-	if (depth == MAX_CHAIN) {
-		pg_warn_partial(h->warn, "type %s: its tp_base chain is longer than %d (a loop?): base traversal skipped",
-				ty->name, MAX_CHAIN);
+	if (looped) {
+		pg_warn_partial(h->warn, "type %s: its tp_base chain loops: base traversal skipped", ty->name);
+		have_base = false;
+	} else if (depth == MAX_TP_BASE_CHAIN) {
+		pg_warn_partial(h->warn, "type %s: its tp_base chain is longer than %d: base traversal skipped",
+				ty->name, MAX_TP_BASE_CHAIN);
 		have_base = false;
 	}
 	const struct pg_type *base = have_base ? &h->types[bidx] : NULL;
