@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <string.h>
 
 pg_error pg_enomem = {
@@ -155,7 +156,91 @@ void *pg_reallocarray(void *p, size_t n, size_t size)
 	if (size && n > SIZE_MAX / size)
 		return NULL;
 	size_t bytes = n * size;
-	return realloc(p, bytes ? bytes : 1);
+	void *q = realloc(p, bytes ? bytes : 1);
+	if (q && bytes >= PG_HUGE_MIN)
+		pg_hint_huge(q, bytes);
+	return q;
+}
+
+void *pg_calloc(size_t n, size_t size)
+{
+	void *q = calloc(n ? n : 1, size ? size : 1);
+	if (q && size && n >= PG_HUGE_MIN / size)
+		pg_hint_huge(q, n * size);
+	return q;
+}
+
+/* Big arrays (the object table, the graph's edges, the collection's and the
+ * cycle finder's per-object arrays) are touched page after page: with 4 KiB
+ * pages every 4 KiB costs a page fault, and random access in them a TLB
+ * miss.  Transparent huge pages for their 2 MiB-aligned interior cut both
+ * (glibc serves such sizes with their own mmap, so the hint touches nothing
+ * else).  Only a hint: where THP is off, nothing changes. */
+void pg_hint_huge(void *p, size_t bytes)
+{
+	/* the whole mapping, not only its 2 MiB-aligned interior: a hint on a
+	 * part would split the mapping, and glibc's realloc could then no
+	 * longer grow it with mremap (EFAULT) but would copy it */
+	const uintptr_t page = 4096;
+	uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
+	(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+}
+
+pg_error *pg_bigarr_need(struct pg_bigarr *a, size_t bytes, size_t reserve)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (bytes <= a->cap)
+		return NULL;
+	if (!a->p && reserve >= huge && reserve < SIZE_MAX / 2 - 2 * huge) {
+		size_t want = (reserve > bytes ? reserve : bytes) + huge - 1;
+		want -= want % huge;
+		uint8_t *m = mmap(NULL, want + huge, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (m != MAP_FAILED) {
+			uint8_t *al = (uint8_t *)(((uintptr_t)m + huge - 1) & ~(uintptr_t)(huge - 1));
+			if (al > m)
+				munmap(m, (size_t)(al - m));
+			if (al + want < m + want + huge)
+				munmap(al + want, (size_t)(m + want + huge - (al + want)));
+			(void)madvise(al, want, MADV_HUGEPAGE);
+			a->p = al;
+			a->cap = a->reserved = want;
+			return NULL;
+		}
+	}
+	size_t ncap = a->cap ? a->cap : 4096;
+	while (ncap < bytes) {
+		if (ncap > SIZE_MAX / 2)
+			return &pg_enomem;
+		ncap *= 2;
+	}
+	if (a->reserved) {
+		/* outgrown (the bound was a guess): go on with realloc */
+		void *q = pg_reallocarray(NULL, ncap, 1);
+		if (!q)
+			return &pg_enomem;
+		memcpy(q, a->p, a->reserved);
+		munmap(a->p, a->reserved);
+		a->p = q;
+		a->cap = ncap;
+		a->reserved = 0;
+		return NULL;
+	}
+	void *q = pg_reallocarray(a->p, ncap, 1);
+	if (!q)
+		return &pg_enomem;
+	a->p = q;
+	a->cap = ncap;
+	return NULL;
+}
+
+void pg_bigarr_free(struct pg_bigarr *a)
+{
+	if (a->reserved)
+		munmap(a->p, a->reserved);
+	else
+		free(a->p);
+	*a = (struct pg_bigarr){ 0 };
 }
 
 char *pg_strdup(const char *s)

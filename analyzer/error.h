@@ -64,6 +64,28 @@ void pg_log(const char *fmt, ...) PG_PRINTF(1, 2);
 
 /* Checked allocation helpers: return NULL on overflow or failure. */
 void *pg_reallocarray(void *p, size_t n, size_t size);
+/* Asks for transparent huge pages on the 2 MiB-aligned part of [p, p+bytes);
+ * pg_reallocarray does it for arrays of PG_HUGE_MIN bytes or more. */
+#define PG_HUGE_MIN ((size_t)4 << 20)
+void pg_hint_huge(void *p, size_t bytes);
+/* calloc with the same hint. */
+void *pg_calloc(size_t n, size_t size);
+
+/* A big array that grows in place: a virtual reservation of `reserve`
+ * bytes (2 MiB-aligned, no swap reserved, transparent huge pages asked for)
+ * whose pages are only paid for once touched.  Growing it never moves or
+ * copies it, and never splits its huge pages (as mremap would); touching
+ * it faults once per 2 MiB, not once per 4 KiB (a page fault also costs
+ * the TLB that a pointer-chasing walk lives on).  Where the reservation
+ * cannot be made (an address-space limit), it falls back to realloc. */
+struct pg_bigarr {
+	void *p;
+	size_t cap;       /* bytes usable now */
+	size_t reserved;  /* bytes of the reservation; 0 when realloc'd */
+};
+/* Makes room for at least `bytes`; the first call reserves max(bytes, reserve). */
+pg_error *pg_bigarr_need(struct pg_bigarr *a, size_t bytes, size_t reserve);
+void pg_bigarr_free(struct pg_bigarr *a);
 char *pg_strdup(const char *s);
 char *pg_asprintf(const char *fmt, ...) PG_PRINTF(1, 2);
 

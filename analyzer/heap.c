@@ -259,23 +259,42 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 	return size;
 }
 
+/* The object table grows in place inside a reservation sized for the most
+ * objects this core can hold (each tracked object takes at least a gc head
+ * and an object header of the readable memory), capped by --max-objects. */
 static pg_error *grow_objects(struct pg_heap *h)
 {
 	size_t ncap = h->capobj ? h->capobj * 2 : 4096;
-	uint64_t *o = pg_reallocarray(h->obj, ncap, sizeof(*o));
-	if (!o)
-		return &pg_enomem;
-	h->obj = o;
-	uint32_t *t = pg_reallocarray(h->obj_type, ncap, sizeof(*t));
-	if (!t)
-		return &pg_enomem;
-	h->obj_type = t;
-	uint8_t *g = pg_reallocarray(h->obj_gen, ncap, sizeof(*g));
-	if (!g)
-		return &pg_enomem;
-	h->obj_gen = g;
+	if (ncap > h->max_objects + 1)
+		ncap = h->max_objects + 1 > h->capobj ? h->max_objects + 1 : h->capobj + 1;
+	uint64_t readable = 0;
+	for (size_t i = 0; i < h->core->mem.n; i++)
+		if (h->core->mem.segs[i].data)
+			readable += h->core->mem.segs[i].end - h->core->mem.segs[i].start;
+	const struct pg_layout *L = &h->in->L;
+	uint64_t most = readable / (uint64_t)(L->gc_head_size + L->object_size) + 1;
+	size_t reserve = most < h->max_objects + 1 ? (size_t)most : h->max_objects + 1;
+	pg_error *err;
+	if ((err = pg_bigarr_need(&h->obj_arr, ncap * sizeof(*h->obj), reserve * sizeof(*h->obj))) ||
+	    (err = pg_bigarr_need(&h->type_arr, ncap * sizeof(*h->obj_type), reserve * sizeof(*h->obj_type))) ||
+	    (err = pg_bigarr_need(&h->gen_arr, ncap * sizeof(*h->obj_gen), reserve * sizeof(*h->obj_gen))))
+		return err;
+	h->obj = h->obj_arr.p;
+	h->obj_type = h->type_arr.p;
+	h->obj_gen = h->gen_arr.p;
 	h->capobj = ncap;
 	return NULL;
+}
+
+void pg_heap_drop_objects(struct pg_heap *h)
+{
+	pg_bigarr_free(&h->obj_arr);
+	pg_bigarr_free(&h->type_arr);
+	pg_bigarr_free(&h->gen_arr);
+	h->obj = NULL;
+	h->obj_type = NULL;
+	h->obj_gen = NULL;
+	h->capobj = 0;
 }
 
 /* One direction of a generation walk.  Each step checks the link back
@@ -340,6 +359,14 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 				w->g, node, back, c->came, c->dir, w->n);
 		return c->ok = false;
 	}
+	/* start the next node's miss now, so that it overlaps with this
+	 * node's work (type, size, histogram): the walk is a pointer chase */
+	uint64_t next = ld64(p, c->link);
+	const uint8_t *np = pg_ptr(m, next, w->hdr);
+	if (np) {
+		__builtin_prefetch(np);
+		__builtin_prefetch(np + w->hdr - 1);
+	}
 	if (lds64(p, L->gc_refs.off) != -3)
 		w->odd_refs++;
 	uint64_t obj = node + (uint64_t)L->gc_head_size;
@@ -369,7 +396,7 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 	h->total_bytes += size;
 	w->n++;
 	c->came = node;
-	c->node = ld64(p, c->link);
+	c->node = next;
 	return true;
 }
 
@@ -548,9 +575,9 @@ void pg_heap_free(struct pg_heap *h)
 	pg_u64map_free(&h->type_index);
 	pg_u64map_free(&h->class_row);
 	pg_strmap_free(&h->row_index);
-	free(h->obj);
-	free(h->obj_type);
-	free(h->obj_gen);
+	pg_bigarr_free(&h->obj_arr);
+	pg_bigarr_free(&h->type_arr);
+	pg_bigarr_free(&h->gen_arr);
 	free(h->garbage);
 	free(h);
 }

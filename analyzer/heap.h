@@ -64,6 +64,7 @@ struct pg_heap {
 	uint32_t *obj_type;            /* index into types */
 	uint8_t *obj_gen;
 	size_t nobj, capobj;
+	struct pg_bigarr obj_arr, type_arr, gen_arr;   /* their storage */
 	uint64_t total_bytes;
 
 	struct pg_gen gen[3];
@@ -86,5 +87,9 @@ uint32_t pg_heap_row_of(struct pg_heap *h, uint64_t obj, uint32_t type_idx);
 /* Bytes a user would count for the object: basic + items + gc head + owned
  * tables (dict, set) and item arrays (list). */
 uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *t);
+
+/* Frees the object table (h->obj, obj_type, obj_gen; nobj stays): the
+ * graph, once built, holds all of it in address order. */
+void pg_heap_drop_objects(struct pg_heap *h);
 
 #endif
