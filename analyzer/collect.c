@@ -7,10 +7,12 @@
 /* Iterative marking: everything reachable from the seeds through edges,
  * restricted to objects whose state has `within` set (0: all), gets `mark`. */
 static void mark_from(const struct pg_graph *g, uint8_t *state, uint32_t *stack, size_t sp,
-		      uint8_t within, uint8_t mark)
+		      uint8_t within, uint8_t mark, uint32_t blocked)
 {
 	while (sp) {
 		uint32_t i = stack[--sp];
+		if (i == blocked)
+			continue; /* marked, not gone through */
 		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++) {
 			uint32_t j = g->eto[e];
 			if ((state[j] & mark) || (within && !(state[j] & within)))
@@ -59,10 +61,10 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 			 struct pg_collect **ret)
 {
 	size_t n = g->n;
-	struct pg_collect *c = calloc(1, sizeof(*c));
+	struct pg_collect *c = pg_calloc(1, sizeof(*c));
 	if (!c)
 		return &pg_enomem;
-	c->state = calloc(n ? n : 1, 1);
+	c->state = pg_calloc(n ? n : 1, 1);
 	int64_t *refs = pg_reallocarray(NULL, n ? n : 1, sizeof(*refs));
 	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
 	if (!c->state || !refs || !stack) {
@@ -89,15 +91,30 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 	}
 	if (zero_refcnt)
 		pg_warn_partial(h->warn, "inconsistent heap: %zu tracked objects have a refcount <= 0", zero_refcnt);
-	/* move_unreachable: roots are gc_refs > 0; all they reach is reachable */
+	/* move_unreachable: roots are gc_refs > 0; all they reach is reachable.
+	 * In two stages: first without going through gc.garbage (what stays
+	 * alive if gc.garbage were emptied: the cycle finder's view b), then
+	 * from gc.garbage's items.  Emptying gc.garbage drops the same
+	 * references that subtract_refs has already taken away, so the roots
+	 * are the same in both unless a refcount was overcounted (clamped). */
+	uint32_t list = h->garbage_exists ? pg_graph_index(g, h->garbage_list) : PG_NONE;
 	size_t sp = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (refs[i] > 0) {
 			c->state[i] |= PG_S_REACHABLE;
-			stack[sp++] = (uint32_t)i;
+			if (i != list)
+				stack[sp++] = (uint32_t)i;
 		}
 	}
-	mark_from(g, c->state, stack, sp, 0, PG_S_REACHABLE);
+	mark_from(g, c->state, stack, sp, 0, PG_S_REACHABLE, list);
+	c->nogarbage_view = c->n_overcounted == 0 && zero_refcnt == 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->state[i] & PG_S_REACHABLE)
+			c->state[i] |= PG_S_REACH_NOGARBAGE;
+	if (list != PG_NONE && (c->state[list] & PG_S_REACHABLE)) {
+		stack[0] = list;
+		mark_from(g, c->state, stack, 1, 0, PG_S_REACHABLE, PG_NONE);
+	}
 	/* finalizers among the unreachable, and all unreachable they reach */
 	sp = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -111,7 +128,7 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 	}
 	if (c->uncertain)
 		pg_warn_partial(h->warn, "some objects' finalizers could not be read: the uncollectable set may be incomplete");
-	mark_from(g, c->state, stack, sp, PG_S_UNREACHABLE, PG_S_KEPT);
+	mark_from(g, c->state, stack, sp, PG_S_UNREACHABLE, PG_S_KEPT, PG_NONE);
 	rescue_weakrefs(h, g, c);
 	/* delete_garbage clears the collectable part first: every reference it
 	 * held is dropped.  A kept object left with no references (a finalizer

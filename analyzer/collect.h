@@ -11,6 +11,7 @@ enum {
 	PG_S_FINALIZER = 4,     /* has_finalizer() */
 	PG_S_KEPT = 8,          /* unreachable and reachable from a finalizer object */
 	PG_S_FREED_LATE = 16,   /* kept, but freed when the collectable part is cleared */
+	PG_S_REACH_NOGARBAGE = 32, /* reachable even without gc.garbage's references */
 };
 
 struct pg_collect {
@@ -18,6 +19,9 @@ struct pg_collect {
 	size_t n_unreachable, n_finalizers, n_uncollectable, n_freed;
 	uint64_t b_unreachable, b_finalizers, b_uncollectable, b_freed;
 	size_t n_overcounted;    /* referents visited more often than their refcount */
+	bool nogarbage_view;     /* PG_S_REACH_NOGARBAGE is set: the roots do not
+				  * depend on gc.garbage's references (no refcount
+				  * was overcounted), so one marking serves both */
 	bool uncertain;          /* a has_finalizer() answer could not be read */
 };
 

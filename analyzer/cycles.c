@@ -27,10 +27,10 @@ struct frame {
 static pg_error *tarjan(const struct pg_graph *g, const uint8_t *in, uint32_t *comp, size_t *ncomps)
 {
 	size_t n = g->n;
-	uint32_t *index = malloc((n ? n : 1) * sizeof(*index));
-	uint32_t *low = malloc((n ? n : 1) * sizeof(*low));
-	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
-	struct frame *calls = malloc((n ? n : 1) * sizeof(*calls));
+	uint32_t *index = pg_reallocarray(NULL, n ? n : 1, sizeof(*index));
+	uint32_t *low = pg_reallocarray(NULL, n ? n : 1, sizeof(*low));
+	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
+	struct frame *calls = pg_reallocarray(NULL, n ? n : 1, sizeof(*calls));
 	if (!index || !low || !stack || !calls) {
 		free(index);
 		free(low);
@@ -98,9 +98,15 @@ static pg_error *garbage_view(const struct pg_heap *h, const struct pg_graph *g,
 	uint32_t list = h->garbage_exists ? pg_graph_index(g, h->garbage_list) : PG_NONE;
 	if (list == PG_NONE)
 		return NULL;
-	int64_t *refs = malloc((n ? n : 1) * sizeof(*refs));
-	uint32_t *stack = malloc((n ? n : 1) * sizeof(*stack));
-	uint8_t *reach = calloc(n ? n : 1, 1);
+	if (c->nogarbage_view) {
+		/* the collection's first marking stage is this view's */
+		for (size_t i = 0; i < n; i++)
+			inb[i] = !(c->state[i] & (PG_S_REACH_NOGARBAGE | PG_S_UNREACHABLE));
+		return NULL;
+	}
+	int64_t *refs = pg_reallocarray(NULL, n ? n : 1, sizeof(*refs));
+	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
+	uint8_t *reach = pg_calloc(n ? n : 1, 1);
 	if (!refs || !stack || !reach) {
 		free(refs);
 		free(stack);
@@ -217,7 +223,7 @@ static pg_error *shortest_cycle(struct ctx *x, uint32_t s, struct pg_cycle_step 
 	size_t len = 1;
 	for (uint32_t v = last; v != s; v = x->parent[v])
 		len++;
-	struct pg_cycle_step *st = calloc(len, sizeof(*st));
+	struct pg_cycle_step *st = pg_calloc(len, sizeof(*st));
 	if (!st)
 		return &pg_enomem;
 	/* path s -> ... -> last, then last -> s */
@@ -336,9 +342,9 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 			  char **shape, char **key)
 {
 	pg_error *err = NULL;
-	char **parts = calloc(n, sizeof(*parts)), **sorted = calloc(n, sizeof(*sorted));
-	uint32_t *rank = calloc(n, sizeof(*rank));
-	long *f = calloc(2 * n, sizeof(*f));
+	char **parts = pg_calloc(n, sizeof(*parts)), **sorted = pg_calloc(n, sizeof(*sorted));
+	uint32_t *rank = pg_calloc(n, sizeof(*rank));
+	long *f = pg_calloc(2 * n, sizeof(*f));
 	struct pg_strmap ranks = { 0 };
 	char *canon = NULL, *ms = NULL;
 	uint32_t *rows = NULL;
@@ -384,7 +390,7 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 	/* the component's type multiset, as name*count runs */
 	const struct pg_cycles *cy = x->cy;
 	size_t m = cy->comp_first[cid + 1] - cy->comp_first[cid];
-	rows = malloc((m ? m : 1) * sizeof(*rows));
+	rows = pg_reallocarray(NULL, m ? m : 1, sizeof(*rows));
 	if (!rows || !canon) {
 		err = &pg_enomem;
 		goto out;
@@ -541,8 +547,8 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 {
 	size_t n = g->n;
 	pg_error *err = NULL;
-	struct pg_cycles *cy = calloc(1, sizeof(*cy));
-	uint8_t *ina = calloc(n ? n : 1, 1), *inb = calloc(n ? n : 1, 1);
+	struct pg_cycles *cy = pg_calloc(1, sizeof(*cy));
+	uint8_t *ina = pg_calloc(n ? n : 1, 1), *inb = pg_calloc(n ? n : 1, 1);
 	struct ctx x = { h, t, g, c, cy, NULL, NULL, NULL };
 	uint32_t *owner = NULL;
 	uint64_t *cobj = NULL, *cbytes = NULL;
@@ -551,10 +557,10 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		err = &pg_enomem;
 		goto out;
 	}
-	cy->comp = malloc((n ? n : 1) * sizeof(*cy->comp));
-	x.parent = malloc((n ? n : 1) * sizeof(*x.parent));
-	x.stamp = calloc(n ? n : 1, sizeof(*x.stamp));
-	x.queue = malloc((n ? n : 1) * sizeof(*x.queue));
+	cy->comp = pg_reallocarray(NULL, n ? n : 1, sizeof(*cy->comp));
+	x.parent = pg_reallocarray(NULL, n ? n : 1, sizeof(*x.parent));
+	x.stamp = pg_calloc(n ? n : 1, sizeof(*x.stamp));
+	x.queue = pg_reallocarray(NULL, n ? n : 1, sizeof(*x.queue));
 	if (!cy->comp || !x.parent || !x.stamp || !x.queue) {
 		err = &pg_enomem;
 		goto out;
@@ -573,12 +579,12 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		goto out;
 	cy->ncomps = nall;
 	/* members per component (CSR) */
-	cy->comp_first = calloc(nall + 2, sizeof(*cy->comp_first));
-	cy->comp_view = calloc(nall + 1, 1);
+	cy->comp_first = pg_calloc(nall + 2, sizeof(*cy->comp_first));
+	cy->comp_view = pg_calloc(nall + 1, 1);
 	size_t nin = 0;
 	for (size_t i = 0; i < n; i++)
 		nin += cy->comp[i] != PG_NONE;
-	cy->comp_members = malloc((nin ? nin : 1) * sizeof(*cy->comp_members));
+	cy->comp_members = pg_reallocarray(NULL, nin ? nin : 1, sizeof(*cy->comp_members));
 	if (!cy->comp_first || !cy->comp_view || !cy->comp_members) {
 		err = &pg_enomem;
 		goto out;
@@ -589,7 +595,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 	for (size_t k = 0; k < nall; k++)
 		cy->comp_first[k + 1] += cy->comp_first[k];
 	{
-		uint32_t *fill = malloc((nall + 1) * sizeof(*fill));
+		uint32_t *fill = pg_reallocarray(NULL, nall + 1, sizeof(*fill));
 		if (!fill) {
 			err = &pg_enomem;
 			goto out;
@@ -604,9 +610,9 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		cy->comp_view[k] = 1;
 	/* which components are non-trivial, and what each one frees or keeps:
 	 * its members plus the trivial set members only it reaches first */
-	owner = malloc((n ? n : 1) * sizeof(*owner));
-	cobj = calloc(nall + 1, sizeof(*cobj));
-	cbytes = calloc(nall + 1, sizeof(*cbytes));
+	owner = pg_reallocarray(NULL, n ? n : 1, sizeof(*owner));
+	cobj = pg_calloc(nall + 1, sizeof(*cobj));
+	cbytes = pg_calloc(nall + 1, sizeof(*cbytes));
 	if (!owner || !cobj || !cbytes) {
 		err = &pg_enomem;
 		goto out;

@@ -6,49 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct node {
-	uint64_t addr;
-	uint32_t type;
-	uint32_t gen;
-};
-
-/* LSD radix sort on addr bits 3..50 (objects are 8-aligned, user space < 2^47). */
-static pg_error *radix_sort(struct node *v, size_t n)
+static int cmp_chunk_key(const void *a, const void *b)
 {
-	if (n < 2)
-		return NULL;
-	struct node *tmp = pg_reallocarray(NULL, n ? n : 1, sizeof(*tmp));
-	if (!tmp)
-		return &pg_enomem;
-	size_t *count = malloc((1 << 16) * sizeof(*count));
-	if (!count) {
-		free(tmp);
-		return &pg_enomem;
-	}
-	struct node *src = v, *dst = tmp;
-	for (int shift = 3; shift < 64; shift += 16) {
-		memset(count, 0, (1 << 16) * sizeof(*count));
-		for (size_t i = 0; i < n; i++)
-			count[(src[i].addr >> shift) & 0xffff]++;
-		if (count[(src[0].addr >> shift) & 0xffff] == n)
-			continue; /* all equal in this digit */
-		size_t sum = 0;
-		for (size_t d = 0; d < (1 << 16); d++) {
-			size_t c = count[d];
-			count[d] = sum;
-			sum += c;
-		}
-		for (size_t i = 0; i < n; i++)
-			dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
-		struct node *s = src;
-		src = dst;
-		dst = s;
-	}
-	if (src != v)
-		memcpy(v, src, n * sizeof(*v));
-	free(count);
-	free(tmp);
-	return NULL;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
@@ -70,8 +31,8 @@ struct builder {
 	struct pg_traverse *t;
 	struct pg_graph *g;
 	size_t lo, hi;
-	uint32_t *eto;
-	size_t nedges, capedges;
+	struct pg_bigarr eto;
+	size_t nedges, capedges, reserve;
 	uint64_t approx;
 	pg_error *err;
 };
@@ -88,15 +49,15 @@ static void on_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 		return;
 	if (b->nedges == b->capedges) {
 		size_t ncap = b->capedges ? b->capedges * 2 : 1 << 16;
-		uint32_t *to = pg_reallocarray(b->eto, ncap, sizeof(*to));
-		if (!to) {
-			b->err = &pg_enomem;
+		pg_error *err = ncap < SIZE_MAX / sizeof(uint32_t) ? pg_bigarr_need(&b->eto, ncap * sizeof(uint32_t), b->reserve)
+								    : &pg_enomem;
+		if (err) {
+			b->err = err;
 			return;
 		}
-		b->eto = to;
-		b->capedges = ncap;
+		b->capedges = b->eto.cap / sizeof(uint32_t);
 	}
-	b->eto[b->nedges++] = j;
+	((uint32_t *)b->eto.p)[b->nedges++] = j;
 }
 
 static void *build_part(void *arg)
@@ -133,17 +94,60 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		err = pg_error_create(PG_ERR_LIMIT, "%zu objects: more than the graph can index", n);
 		goto fail;
 	}
-	struct node *nodes = pg_reallocarray(NULL, n ? n : 1, sizeof(*nodes));
-	if (!nodes) {
-		err = &pg_enomem;
-		goto fail;
+	/* The index first: per 32 KiB chunk holding objects, a bitmap of object
+	 * starts.  With the chunks' counts summed in address order, an object's
+	 * rank in address order is its index (pg_graph_index), so the tables
+	 * are filled by scattering each object straight to its place: no sort,
+	 * no copy of the object list. */
+	size_t capchunks = 0, dups = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = h->obj[i];
+		if (a & 7) {
+			dups++; /* cannot be an object; the walk rejects these */
+			continue;
+		}
+		uint64_t key = (a >> 15) + 1;
+		uint32_t ci;
+		if (!pg_u64map_get(&g->chunks, key, &ci)) {
+			ci = (uint32_t)g->nchunks;
+			if ((err = pg_grow((void **)&g->chunk, &capchunks, g->nchunks + 1, sizeof(*g->chunk))) ||
+			    (err = pg_u64map_put(&g->chunks, key, ci)))
+				goto fail;
+			memset(&g->chunk[ci], 0, sizeof(g->chunk[ci]));
+			g->nchunks++;
+		}
+		unsigned bit = (unsigned)(a >> 3) & 4095;
+		uint64_t mask = 1ULL << (bit & 63);
+		if (g->chunk[ci].bits[bit >> 6] & mask)
+			dups++; /* a damaged list met twice: count it once */
+		g->chunk[ci].bits[bit >> 6] |= mask;
 	}
-	for (size_t i = 0; i < n; i++)
-		nodes[i] = (struct node){ h->obj[i], h->obj_type[i], h->obj_gen[i] };
-	err = radix_sort(nodes, n);
-	if (err) {
-		free(nodes);
-		goto fail;
+	{
+		/* chunks in address order: (key, chunk number) pairs sorted */
+		uint64_t *order = pg_reallocarray(NULL, g->nchunks ? g->nchunks : 1, 2 * sizeof(uint64_t));
+		if (!order) {
+			err = &pg_enomem;
+			goto fail;
+		}
+		size_t k = 0;
+		for (size_t ci = 0; ci < g->chunks.cap; ci++)
+			if (g->chunks.keys[ci]) {
+				order[2 * k] = g->chunks.keys[ci];
+				order[2 * k + 1] = g->chunks.vals[ci];
+				k++;
+			}
+		qsort(order, k, 2 * sizeof(uint64_t), cmp_chunk_key);
+		size_t sum = 0;
+		for (size_t o = 0; o < k; o++) {
+			struct pg_chunk *c = &g->chunk[order[2 * o + 1]];
+			c->first = (uint32_t)sum;
+			for (int w = 0; w < 64; w++) {
+				c->prefix[w] = (uint16_t)(sum - c->first);
+				sum += (unsigned)__builtin_popcountll(c->bits[w]);
+			}
+		}
+		free(order);
+		n = sum;
 	}
 	g->n = n;
 	g->addr = pg_reallocarray(NULL, n + 1, sizeof(*g->addr));
@@ -152,53 +156,20 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 	g->refcnt = pg_reallocarray(NULL, n + 1, sizeof(*g->refcnt));
 	g->estart = pg_reallocarray(NULL, n + 1, sizeof(*g->estart));
 	if (!g->addr || !g->type || !g->gen || !g->refcnt || !g->estart) {
-		free(nodes);
 		err = &pg_enomem;
 		goto fail;
 	}
-	uint64_t lastchunk = 0;
-	size_t capchunks = 0, dups = 0, k = 0;
-	struct pg_chunk *cur = NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (k && nodes[i].addr == g->addr[k - 1]) {
-			dups++; /* a damaged list met twice: count it once */
+	/* scatter; an address met twice keeps its first type and generation */
+	for (size_t i = h->nobj; i-- > 0;) {
+		uint32_t j = pg_graph_index(g, h->obj[i]);
+		if (j == PG_NONE)
 			continue;
-		}
-		g->addr[k] = nodes[i].addr;
-		g->type[k] = nodes[i].type;
-		g->gen[k] = (uint8_t)nodes[i].gen;
-		if (nodes[i].addr & 7) {
-			dups++; /* cannot be an object; the walk rejects these */
-			continue;
-		}
-		uint64_t chunk = (nodes[i].addr >> 15) + 1;
-		if (chunk != lastchunk) {
-			err = pg_grow((void **)&g->chunk, &capchunks, g->nchunks + 1, sizeof(*g->chunk));
-			if (!err)
-				err = pg_u64map_put(&g->chunks, chunk, (uint32_t)g->nchunks);
-			if (err) {
-				free(nodes);
-				goto fail;
-			}
-			cur = &g->chunk[g->nchunks++];
-			memset(cur, 0, sizeof(*cur));
-			cur->first = (uint32_t)k;
-			lastchunk = chunk;
-		}
-		unsigned bit = (unsigned)(nodes[i].addr >> 3) & 4095;
-		cur->bits[bit >> 6] |= 1ULL << (bit & 63);
-		k++;
+		g->addr[j] = h->obj[i];
+		g->type[j] = h->obj_type[i];
+		g->gen[j] = h->obj_gen[i];
 	}
-	free(nodes);
-	n = g->n = k;
-	for (size_t ci = 0; ci < g->nchunks; ci++) {
-		struct pg_chunk *c = &g->chunk[ci];
-		unsigned sum = 0;
-		for (int w = 0; w < 64; w++) {
-			c->prefix[w] = (uint16_t)sum;
-			sum += (unsigned)__builtin_popcountll(c->bits[w]);
-		}
-	}
+	/* the tables in list order are not needed any more */
+	pg_heap_drop_objects(h);
 	if (dups)
 		pg_warn_partial(h->warn, "%zu objects were found twice in the generation lists (damaged links)", dups);
 
@@ -209,8 +180,18 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 	enum { MAX_THREADS = 2 };
 	struct builder parts[MAX_THREADS];
 	size_t nparts = n >= 200000 ? MAX_THREADS : 1;
+	/* edges: each is a pointer word read from the core, so the readable
+	 * bytes / 8 bound them (a reservation, paid for only as it fills; a
+	 * hostile core that breaks the bound makes it fall back to realloc) */
+	uint64_t readable = 0;
+	for (size_t i = 0; i < h->core->mem.n; i++)
+		if (h->core->mem.segs[i].data)
+			readable += h->core->mem.segs[i].end - h->core->mem.segs[i].start;
+	uint64_t most = readable / 8 + 1;
+	size_t reserve = (size_t)(most < UINT32_MAX ? most : UINT32_MAX) * sizeof(uint32_t);
 	for (size_t p = 0; p < nparts; p++)
-		parts[p] = (struct builder){ .h = h, .t = t, .g = g, .lo = n * p / nparts, .hi = n * (p + 1) / nparts };
+		parts[p] = (struct builder){ .h = h, .t = t, .g = g, .lo = n * p / nparts, .hi = n * (p + 1) / nparts,
+					     .reserve = reserve };
 	pthread_t tid[MAX_THREADS];
 	bool started[MAX_THREADS] = { false };
 	for (size_t p = 1; p < nparts; p++)
@@ -231,26 +212,23 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 	}
 	if (!err) {
 		/* the first part's array becomes the graph's; the others follow */
-		g->eto = parts[0].eto;
-		parts[0].eto = NULL;
-		if (nparts > 1) {
-			uint32_t *to = pg_reallocarray(g->eto, total ? total : 1, sizeof(*to));
-			if (!to) {
-				err = &pg_enomem;
-			} else {
-				g->eto = to;
-				size_t off = parts[0].nedges;
-				for (size_t p = 1; p < nparts; p++) {
-					memcpy(g->eto + off, parts[p].eto, parts[p].nedges * sizeof(*to));
-					for (size_t i = parts[p].lo; i < parts[p].hi; i++)
-						g->estart[i] += off;
-					off += parts[p].nedges;
-				}
+		g->eto_arr = parts[0].eto;
+		parts[0].eto = (struct pg_bigarr){ 0 };
+		err = pg_bigarr_need(&g->eto_arr, (total ? total : 1) * sizeof(uint32_t), reserve);
+		g->eto = g->eto_arr.p;
+		if (!err && nparts > 1) {
+			size_t off = parts[0].nedges;
+			for (size_t p = 1; p < nparts; p++) {
+				if (parts[p].nedges)
+					memcpy(g->eto + off, parts[p].eto.p, parts[p].nedges * sizeof(uint32_t));
+				for (size_t i = parts[p].lo; i < parts[p].hi; i++)
+					g->estart[i] += off;
+				off += parts[p].nedges;
 			}
 		}
 	}
 	for (size_t p = 0; p < nparts; p++)
-		free(parts[p].eto);
+		pg_bigarr_free(&parts[p].eto);
 	g->nedges = total;
 	g->estart[n] = total;
 	g->approximate = g->approx_objects > 0;
@@ -272,7 +250,7 @@ void pg_graph_free(struct pg_graph *g)
 	free(g->gen);
 	free(g->refcnt);
 	free(g->estart);
-	free(g->eto);
+	pg_bigarr_free(&g->eto_arr);
 	free(g->chunk);
 	pg_u64map_free(&g->chunks);
 	free(g);

@@ -27,6 +27,7 @@ struct pg_graph {
 	int64_t *refcnt;
 	uint64_t *estart;    /* n + 1 */
 	uint32_t *eto;            /* edge targets; labels are found again on demand */
+	struct pg_bigarr eto_arr; /* their storage */
 	size_t nedges;
 	/* address -> index: per 32 KiB chunk holding objects, a bitmap of object
 	 * starts (8-byte granularity) with prefix counts: one hash probe, one
