@@ -19,10 +19,10 @@ uint32_t pg_graph_index(const struct pg_graph *g, uint64_t addr)
 		return PG_NONE;
 	const struct pg_chunk *c = &g->chunk[ci];
 	unsigned bit = (unsigned)(addr >> 3) & 4095, w = bit >> 6;
-	uint64_t word = c->bits[w], mask = 1ULL << (bit & 63);
+	uint64_t word = c->w[w].bits, mask = 1ULL << (bit & 63);
 	if (!(word & mask))
 		return PG_NONE;
-	return c->first + c->prefix[w] + (uint32_t)__builtin_popcountll(word & (mask - 1));
+	return (uint32_t)c->w[w].base + (uint32_t)__builtin_popcountll(word & (mask - 1));
 }
 
 /* One thread's share of the graph: a range of objects, its own edges. */
@@ -118,9 +118,9 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		}
 		unsigned bit = (unsigned)(a >> 3) & 4095;
 		uint64_t mask = 1ULL << (bit & 63);
-		if (g->chunk[ci].bits[bit >> 6] & mask)
+		if (g->chunk[ci].w[bit >> 6].bits & mask)
 			dups++; /* a damaged list met twice: count it once */
-		g->chunk[ci].bits[bit >> 6] |= mask;
+		g->chunk[ci].w[bit >> 6].bits |= mask;
 	}
 	{
 		/* chunks in address order: (key, chunk number) pairs sorted */
@@ -140,10 +140,9 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 		size_t sum = 0;
 		for (size_t o = 0; o < k; o++) {
 			struct pg_chunk *c = &g->chunk[order[2 * o + 1]];
-			c->first = (uint32_t)sum;
 			for (int w = 0; w < 64; w++) {
-				c->prefix[w] = (uint16_t)(sum - c->first);
-				sum += (unsigned)__builtin_popcountll(c->bits[w]);
+				c->w[w].base = sum;
+				sum += (unsigned)__builtin_popcountll(c->w[w].bits);
 			}
 		}
 		free(order);

@@ -14,9 +14,13 @@ struct pg_label {
 };
 
 struct pg_chunk {
-	uint32_t first;          /* index of the chunk's first object */
-	uint16_t prefix[64];     /* objects before each bitmap word */
-	uint64_t bits[64];
+	/* per bitmap word (64 object starts, 512 bytes of address space) the
+	 * index of its first object, side by side so that a lookup touches
+	 * one cache line */
+	struct {
+		uint64_t bits;
+		uint64_t base;   /* graph index of the word's first object */
+	} w[64];
 };
 
 struct pg_graph {
@@ -30,7 +34,7 @@ struct pg_graph {
 	struct pg_bigarr eto_arr; /* their storage */
 	size_t nedges;
 	/* address -> index: per 32 KiB chunk holding objects, a bitmap of object
-	 * starts (8-byte granularity) with prefix counts: one hash probe, one
+	 * starts (8-byte granularity) with running counts: one hash probe, one
 	 * bitmap word, a popcount */
 	struct pg_u64map chunks;  /* (addr >> 15) + 1 -> chunk number */
 	struct pg_chunk *chunk;
