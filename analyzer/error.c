@@ -170,17 +170,16 @@ void *pg_calloc(size_t n, size_t size)
 	return q;
 }
 
-/* Big arrays (the object table, the graph's edges, the collection's and the
- * cycle finder's per-object arrays) are touched page after page: with 4 KiB
- * pages every 4 KiB costs a page fault, and random access in them a TLB
- * miss.  Transparent huge pages for their 2 MiB-aligned interior cut both
- * (glibc serves such sizes with their own mmap, so the hint touches nothing
- * else).  Only a hint: where THP is off, nothing changes. */
+/* Big arrays (the graph's tables, the collection's and the cycle finder's
+ * per-object arrays) are touched page after page: with 4 KiB pages every
+ * 4 KiB costs a page fault, and random access in them a TLB miss.
+ * Transparent huge pages cut both.  Only a hint: where THP is off, nothing
+ * changes. */
 void pg_hint_huge(void *p, size_t bytes)
 {
-	/* the whole mapping, not only its 2 MiB-aligned interior: a hint on a
-	 * part would split the mapping, and glibc's realloc could then no
-	 * longer grow it with mremap (EFAULT) but would copy it */
+	/* all the block's pages: were the block a mapping of its own (glibc
+	 * serves big blocks so by default), a hint on only its 2 MiB-aligned
+	 * interior would split it, and realloc could no longer mremap it */
 	const uintptr_t page = 4096;
 	uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
 	(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
