@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <string.h>
 
 pg_error pg_enomem = {
@@ -185,12 +186,39 @@ void pg_hint_huge(void *p, size_t bytes)
 	(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
+/* Reservations are address space only, unless the address space is
+ * limited (ulimit -v) or the kernel commits every mapping (overcommit mode
+ * 2): then a reservation would take what later allocations need, and the
+ * arrays grow with realloc instead. */
+static bool reservations_allowed;
+static pthread_once_t reservations_once = PTHREAD_ONCE_INIT;
+
+static void check_reservations(void)
+{
+	struct rlimit rl;
+	bool ok = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur == RLIM_INFINITY;
+	FILE *f = ok ? fopen("/proc/sys/vm/overcommit_memory", "re") : NULL;
+	if (f) {
+		int mode = 0;
+		if (fscanf(f, "%d", &mode) == 1 && mode == 2)
+			ok = false;
+		fclose(f);
+	}
+	reservations_allowed = ok;
+}
+
+static bool reservations_ok(void)
+{
+	pthread_once(&reservations_once, check_reservations);
+	return reservations_allowed;
+}
+
 pg_error *pg_bigarr_need(struct pg_bigarr *a, size_t bytes, size_t reserve)
 {
 	const size_t huge = (size_t)2 << 20;
 	if (bytes <= a->cap)
 		return NULL;
-	if (!a->p && reserve >= huge && reserve < SIZE_MAX / 2 - 2 * huge) {
+	if (!a->p && reserve >= huge && reserve < SIZE_MAX / 2 - 2 * huge && reservations_ok()) {
 		size_t want = (reserve > bytes ? reserve : bytes) + huge - 1;
 		want -= want % huge;
 		uint8_t *m = mmap(NULL, want + huge, PROT_READ | PROT_WRITE,
