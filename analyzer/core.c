@@ -55,6 +55,15 @@ static pg_error *seg_fault(const struct pg_segment *s, uint64_t addr)
 	return pg_error_fault(addr, "address 0x%" PRIx64 " is mapped, but its bytes are neither in the core nor in a mapped file", addr);
 }
 
+uint64_t pg_mem_readable(const struct pg_mem *m)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->segs[i].data)
+			n += m->segs[i].end - m->segs[i].start;
+	return n;
+}
+
 pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
 {
 	uint8_t *out = buf;

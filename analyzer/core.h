@@ -107,4 +107,7 @@ pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, b
 
 const char *pg_source_name(enum pg_source s);
 
+/* Bytes of the process's memory that can be read (core or mapped files). */
+uint64_t pg_mem_readable(const struct pg_mem *m);
+
 #endif

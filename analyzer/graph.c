@@ -182,10 +182,7 @@ pg_error *pg_graph_build(struct pg_heap *h, struct pg_traverse *t, struct pg_gra
 	/* edges: each is a pointer word read from the core, so the readable
 	 * bytes / 8 bound them (a reservation, paid for only as it fills; a
 	 * hostile core that breaks the bound makes it fall back to realloc) */
-	uint64_t readable = 0;
-	for (size_t i = 0; i < h->core->mem.n; i++)
-		if (h->core->mem.segs[i].data)
-			readable += h->core->mem.segs[i].end - h->core->mem.segs[i].start;
+	uint64_t readable = pg_mem_readable(&h->core->mem);
 	uint64_t most = readable / 8 + 1;
 	size_t reserve = (size_t)(most < UINT32_MAX ? most : UINT32_MAX) * sizeof(uint32_t);
 	for (size_t p = 0; p < nparts; p++)

@@ -267,10 +267,7 @@ static pg_error *grow_objects(struct pg_heap *h)
 	size_t ncap = h->capobj ? h->capobj * 2 : 4096;
 	if (ncap > h->max_objects + 1)
 		ncap = h->max_objects + 1 > h->capobj ? h->max_objects + 1 : h->capobj + 1;
-	uint64_t readable = 0;
-	for (size_t i = 0; i < h->core->mem.n; i++)
-		if (h->core->mem.segs[i].data)
-			readable += h->core->mem.segs[i].end - h->core->mem.segs[i].start;
+	uint64_t readable = pg_mem_readable(&h->core->mem);
 	const struct pg_layout *L = &h->in->L;
 	uint64_t most = readable / (uint64_t)(L->gc_head_size + L->object_size) + 1;
 	size_t reserve = most < h->max_objects + 1 ? (size_t)most : h->max_objects + 1;
