@@ -64,6 +64,25 @@ uint64_t pg_mem_readable(const struct pg_mem *m)
 	return n;
 }
 
+bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+	while (len) {
+		if (addr + len < addr)
+			return false;
+		const struct pg_segment *s = pg_mem_find(m, addr);
+		if (!s || !s->data)
+			return false;
+		uint64_t avail = s->end - addr;
+		size_t n = avail < len ? (size_t)avail : len;
+		memcpy(out, s->data + (addr - s->start), n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return true;
+}
+
 pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
 {
 	uint8_t *out = buf;

@@ -90,6 +90,9 @@ static inline const uint8_t *pg_ptr(struct pg_mem *m, uint64_t addr, size_t len)
 /* Reads len bytes at addr, across segments; fails with PG_ERR_FAULT naming
  * why (unmapped, not in the core, core truncated). */
 pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len);
+/* The same, when only whether it worked matters: no message is made (a
+ * damaged core can make a walk try millions of reads that fail). */
+bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len);
 
 static inline pg_error *pg_read_u64(struct pg_mem *m, uint64_t addr, uint64_t *out)
 {

@@ -255,18 +255,29 @@ struct pg_traverse {
 	uint64_t subtype_traverse;
 	uint64_t gen_type;
 	struct frame_layout fl;
+	/* old-style class -> where its __del__ lookup ended (one lookup per
+	 * class, not per instance: a damaged class graph can be costly) */
+	struct pg_u64map del_index;
+	struct del_answer {
+		uint64_t owner;   /* the class defining __del__, 0 when none */
+		bool ok;          /* every read of the lookup succeeded */
+	} *del_answers;
+	size_t ndel, capdel;
+	/* dict entries dict_has_del may still look at: answers past it are
+	 * "could not be read" (time stays bounded whatever the dicts claim) */
+	uint64_t del_scan_left;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
 
 static inline bool rd(struct pg_traverse *t, uint64_t addr, uint64_t *v)
 {
-	pg_error *err = pg_read_u64(t->mem, addr, v);
-	if (err) {
-		pg_error_destroy(err);
-		return false;
+	const uint8_t *p = pg_ptr(t->mem, addr, 8);
+	if (p) {
+		memcpy(v, p, 8);
+		return true;
 	}
-	return true;
+	return pg_try_read(t->mem, addr, v, 8);
 }
 
 static inline bool rd32(struct pg_traverse *t, uint64_t addr, int32_t *v)
@@ -276,12 +287,7 @@ static inline bool rd32(struct pg_traverse *t, uint64_t addr, int32_t *v)
 		memcpy(v, p, 4);
 		return true;
 	}
-	pg_error *err = pg_read(t->mem, addr, v, 4);
-	if (err) {
-		pg_error_destroy(err);
-		return false;
-	}
-	return true;
+	return pg_try_read(t->mem, addr, v, 4);
 }
 
 static struct modinfo *modinfo_for(struct pg_traverse *t, Dwfl_Module *mod)
@@ -727,6 +733,9 @@ pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 	struct pg_traverse *t = calloc(1, sizeof(*t));
 	if (!t)
 		return &pg_enomem;
+	/* linear in the objects: generous for real dicts (an instance's
+	 * __dict__ has a few dozen entries), a bound for damaged ones */
+	t->del_scan_left = ((uint64_t)1 << 22) + 32 * (uint64_t)h->nobj;
 	t->h = h;
 	t->mem = &h->core->mem;
 	t->L = &h->in->L;
@@ -761,6 +770,8 @@ void pg_traverse_free(struct pg_traverse *t)
 		free(t->plans[i].slot_name);
 	}
 	free(t->plans);
+	free(t->del_answers);
+	pg_u64map_free(&t->del_index);
 	for (size_t i = 0; i < t->nmods; i++) {
 		if (t->mods[i].own_syms)
 			pg_symtab_free(&t->mods[i].syms);
@@ -1306,6 +1317,11 @@ static bool dict_has_del(struct pg_traverse *t, uint64_t d, bool *ok)
 	}
 	size_t esz = (size_t)L->dictentry_size;
 	uint64_t str_type = t->h->in->types[PG_T_STRING];
+	if (mask + 1 > t->del_scan_left) {
+		*ok = false;
+		return false;
+	}
+	t->del_scan_left -= mask + 1;
 	for (uint64_t i = 0; i <= mask; i++) {
 		uint64_t key, val, kt, klen;
 		if (!rd(t, table + i * esz + (uint64_t)L->me_key.off, &key) ||
@@ -1319,20 +1335,90 @@ static bool dict_has_del(struct pg_traverse *t, uint64_t d, bool *ok)
 		    !rd(t, key + (uint64_t)L->ob_size.off, &klen) || klen != 7)
 			continue;
 		char buf[8];
-		pg_error *err = pg_read(t->mem, key + (uint64_t)L->ob_sval.off, buf, 7);
-		if (err) {
-			pg_error_destroy(err);
+		if (!pg_try_read(t->mem, key + (uint64_t)L->ob_sval.off, buf, 7))
 			continue;
-		}
 		if (memcmp(buf, "__del__", 7) == 0)
 			return true;
 	}
 	return false;
 }
 
-/* _PyInstance_Lookup(inst, "__del__"): the instance dict, then the class
- * and its bases depth-first (iteratively).  Returns the class that defines
- * it (or the instance itself when its dict does), 0 when none. */
+/* class_lookup(cls, "__del__") of classobject.c: the class, then its bases
+ * depth-first, iteratively.  A class met again is skipped: its bases were
+ * searched in full at its first visit (a DAG of bases, as diamonds make, or
+ * a damaged one, stays linear).  Returns the class that defines it, 0 when
+ * none. */
+static uint64_t class_del_owner(struct pg_traverse *t, uint64_t cls, bool *ok)
+{
+	const struct pg_layout *L = t->L;
+	uint32_t ai;
+	if (pg_u64map_get(&t->del_index, cls, &ai)) {
+		if (!t->del_answers[ai].ok)
+			*ok = false;
+		return t->del_answers[ai].owner;
+	}
+	enum { MAX_STACK = 10000, MAX_VISITS = 100000 };
+	uint64_t *stack = malloc(MAX_STACK * sizeof(*stack));
+	struct pg_u64map seen = { 0 };
+	bool lok = stack != NULL;
+	size_t sp = 0, visits = 0;
+	uint64_t found = 0;
+	if (stack)
+		stack[sp++] = cls;
+	while (sp && !found) {
+		uint64_t c = stack[--sp];
+		uint32_t dummy;
+		if (pg_u64map_get(&seen, c, &dummy))
+			continue;
+		pg_error *err = pg_u64map_put(&seen, c, 1);
+		if (err || ++visits > MAX_VISITS) {
+			pg_error_destroy(err);
+			lok = false;
+			break;
+		}
+		uint64_t cd, bases;
+		if (!rd(t, c + (uint64_t)L->cl_dict.off, &cd)) {
+			lok = false;
+			continue;
+		}
+		if (dict_has_del(t, cd, &lok)) {
+			found = c;
+			break;
+		}
+		if (!rd(t, c + (uint64_t)L->cl_bases.off, &bases))
+			continue;
+		uint64_t n = tuple_size(t, bases);
+		if (n > MAX_STACK - sp) {
+			lok = false; /* more bases than can be searched: not believed */
+			continue;
+		}
+		/* push in reverse so that bases[0] is searched first */
+		for (uint64_t i = n; i-- > 0;) {
+			uint64_t b;
+			if (!rd(t, bases + (uint64_t)L->tuple_item.off + 8 * i, &b)) {
+				lok = false;
+				break;
+			}
+			if (b && !pg_u64map_get(&seen, b, &dummy))
+				stack[sp++] = b;
+		}
+	}
+	free(stack);
+	pg_u64map_free(&seen);
+	if (!lok)
+		*ok = false;
+	if (!pg_grow((void **)&t->del_answers, &t->capdel, t->ndel + 1, sizeof(*t->del_answers))) {
+		pg_error *err = pg_u64map_put(&t->del_index, cls, (uint32_t)t->ndel);
+		if (!err)
+			t->del_answers[t->ndel++] = (struct del_answer){ found, lok };
+		pg_error_destroy(err);
+	}
+	return found;
+}
+
+/* _PyInstance_Lookup(inst, "__del__"): the instance dict, then the class.
+ * Returns the class that defines it (or the instance itself when its dict
+ * does), 0 when none. */
 static uint64_t instance_del_owner(struct pg_traverse *t, uint64_t obj, bool *ok)
 {
 	const struct pg_layout *L = t->L;
@@ -1343,46 +1429,7 @@ static uint64_t instance_del_owner(struct pg_traverse *t, uint64_t obj, bool *ok
 		*ok = false;
 		return 0;
 	}
-	enum { MAX_STACK = 10000 };
-	uint64_t *stack = malloc(MAX_STACK * sizeof(*stack));
-	if (!stack) {
-		*ok = false;
-		return 0;
-	}
-	size_t sp = 0, visits = 0;
-	stack[sp++] = cls;
-	uint64_t found = 0;
-	while (sp && !found) {
-		uint64_t c = stack[--sp];
-		if (++visits > 100000) {
-			*ok = false;
-			break;
-		}
-		uint64_t cd, bases;
-		if (!rd(t, c + (uint64_t)L->cl_dict.off, &cd)) {
-			*ok = false;
-			continue;
-		}
-		if (dict_has_del(t, cd, ok)) {
-			found = c;
-			break;
-		}
-		if (!rd(t, c + (uint64_t)L->cl_bases.off, &bases))
-			continue;
-		uint64_t n = tuple_size(t, bases);
-		/* push in reverse so that bases[0] is searched first */
-		for (uint64_t i = n; i-- > 0;) {
-			uint64_t b;
-			if (sp == MAX_STACK) {
-				*ok = false;
-				break;
-			}
-			if (rd(t, bases + (uint64_t)L->tuple_item.off + 8 * i, &b) && b)
-				stack[sp++] = b;
-		}
-	}
-	free(stack);
-	return found;
+	return class_del_owner(t, cls, ok);
 }
 
 static bool gen_needs_finalizing(struct pg_traverse *t, uint64_t obj, bool *ok)
