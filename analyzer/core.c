@@ -64,42 +64,50 @@ uint64_t pg_mem_readable(const struct pg_mem *m)
 	return n;
 }
 
-bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
+/* Copies [addr, addr+len) across segments.  On failure *addr is where it
+ * stopped and *bad the segment there (NULL: unmapped); returns 0 when all
+ * was read, 1 when the range wraps around, 2 when bytes are missing. */
+static int read_span(struct pg_mem *m, uint64_t *addr, void *buf, size_t len, const struct pg_segment **bad)
 {
 	uint8_t *out = buf;
+	uint64_t a = *addr;
+	if (a + len < a)
+		return 1;
 	while (len) {
-		if (addr + len < addr)
-			return false;
-		const struct pg_segment *s = pg_mem_find(m, addr);
-		if (!s || !s->data)
-			return false;
-		uint64_t avail = s->end - addr;
+		const struct pg_segment *s = pg_mem_find(m, a);
+		if (!s || !s->data) {
+			*addr = a;
+			*bad = s;
+			return 2;
+		}
+		uint64_t avail = s->end - a;
 		size_t n = avail < len ? (size_t)avail : len;
-		memcpy(out, s->data + (addr - s->start), n);
+		memcpy(out, s->data + (a - s->start), n);
 		out += n;
-		addr += n;
+		a += n;
 		len -= n;
 	}
-	return true;
+	return 0;
+}
+
+bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	const struct pg_segment *bad;
+	return read_span(m, &addr, buf, len, &bad) == 0;
 }
 
 pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
 {
-	uint8_t *out = buf;
-	while (len) {
-		if (addr + len < addr)
-			return pg_error_fault(addr, "read of %zu bytes at 0x%" PRIx64 " wraps around", len, addr);
-		const struct pg_segment *s = pg_mem_find(m, addr);
-		if (!s || !s->data)
-			return seg_fault(s, addr);
-		uint64_t avail = s->end - addr;
-		size_t n = avail < len ? (size_t)avail : len;
-		memcpy(out, s->data + (addr - s->start), n);
-		out += n;
-		addr += n;
-		len -= n;
+	const struct pg_segment *bad = NULL;
+	uint64_t at = addr;
+	switch (read_span(m, &at, buf, len, &bad)) {
+	case 0:
+		return NULL;
+	case 1:
+		return pg_error_fault(addr, "read of %zu bytes at 0x%" PRIx64 " wraps around", len, addr);
+	default:
+		return seg_fault(bad, at);
 	}
-	return NULL;
 }
 
 pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, bool *truncated)
