@@ -178,9 +178,10 @@ void *pg_calloc(size_t n, size_t size)
  * changes. */
 void pg_hint_huge(void *p, size_t bytes)
 {
-	/* all the block's pages: were the block a mapping of its own (glibc
-	 * serves big blocks so by default), a hint on only its 2 MiB-aligned
-	 * interior would split it, and realloc could no longer mremap it */
+	/* all the block's pages, not only its 2 MiB-aligned interior: were the
+	 * block a mapping of its own (glibc's default for big blocks; main()
+	 * keeps them on the heap), a hint on part of it would split it, and
+	 * realloc could no longer mremap it */
 	const uintptr_t page = 4096;
 	uintptr_t lo = (uintptr_t)p & ~(page - 1), hi = ((uintptr_t)p + bytes + page - 1) & ~(page - 1);
 	(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);

@@ -64,8 +64,9 @@ void pg_log(const char *fmt, ...) PG_PRINTF(1, 2);
 
 /* Checked allocation helpers: return NULL on overflow or failure. */
 void *pg_reallocarray(void *p, size_t n, size_t size);
-/* Asks for transparent huge pages on the 2 MiB-aligned part of [p, p+bytes);
- * pg_reallocarray does it for arrays of PG_HUGE_MIN bytes or more. */
+/* Asks for transparent huge pages on the pages of [p, p+bytes) (only a
+ * hint); pg_reallocarray and pg_calloc do it for arrays of PG_HUGE_MIN bytes
+ * or more. */
 #define PG_HUGE_MIN ((size_t)4 << 20)
 void pg_hint_huge(void *p, size_t bytes);
 /* calloc with the same hint. */
