@@ -52,11 +52,13 @@ export MESON_RC_SANITIZER=$?
 # A short libFuzzer run over the whole pipeline (ASan+UBSan): one more test.
 fuzz=skip
 if [ $# -eq 0 ]; then
-  if bash scripts/fuzz.sh --smoke > build/fuzz-smoke.log 2>&1; then
+  bash scripts/fuzz.sh --smoke > build/fuzz-smoke.log 2>&1
+  rc=$?
+  if [ "$rc" = 0 ]; then
     fuzz=pass
   else
     fuzz=fail
-    step_failed "fuzz smoke run (scripts/fuzz.sh --smoke)" "?" build/fuzz-smoke.log
+    step_failed "fuzz smoke run (scripts/fuzz.sh --smoke)" "$rc" build/fuzz-smoke.log
   fi
   tail -4 build/fuzz-smoke.log
 fi
