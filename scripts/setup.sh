@@ -178,6 +178,7 @@ is_debian_suite() { # a Debian release (codename or class), with -updates etc.
 }
 has_main() { [[ " $1 " == *" main "* ]]; }
 
+dup_hint=""
 added=()   # files this run wrote; removed again unless apt-get update accepts them
 keep=0
 tmp=$(mktemp)
@@ -232,7 +233,8 @@ if [ "$py_missing" = 1 ]; then
       for f in "${have[@]}"; do
         case "$f" in
           */pycore-bullseye.list|*/pycore-bullseye.sources)
-            say "note: $f (from an earlier setup.sh) duplicates another bullseye entry; if apt reports conflicting values, remove it" ;;
+            say "note: $f (from an earlier setup.sh) duplicates another bullseye entry; if apt reports conflicting values, remove it"
+            dup_hint="; $f, from an earlier setup.sh, duplicates another bullseye entry: remove it" ;;
         esac
       done
     fi
@@ -289,7 +291,7 @@ if [ "$rc" != 0 ] || [ -n "$why" ]; then
     keep=1
     die "apt-get update failed after setup added ${added[*]}; setup removed what it had added, so apt's configuration is as before; apt said: $why"
   fi
-  die "apt-get update failed (setup changed nothing in $apt_etc); apt said: $why"
+  die "apt-get update failed (setup changed nothing in $apt_etc); apt said: $why$dup_hint"
 fi
 keep=1
 
