@@ -54,15 +54,20 @@ static const char usage_text[] =
 	"  --no-collect            skip the offline collection (gc.garbage, generations\n"
 	"                          and histogram only)\n"
 	"  --no-cycles             skip the cycle analysis\n"
-	"  --max-groups N          cycle patterns shown in the text report (10)\n"
-	"  --dot FILE              Graphviz picture of the example cycle of each top\n"
-	"                          pattern (render with dot -Tsvg)\n"
-	"  --object ADDR           one object: type, size, refcount, referents with\n"
-	"                          labels, referrers among the tracked objects\n"
-	"  --components            JSON: also list every non-trivial component\n"
+	"  --max-groups N          cycle patterns shown in the text report, per\n"
+	"                          section, and drawn by --dot (10)\n"
+	"  --dot FILE              Graphviz picture of the example cycle of each pattern\n"
+	"                          the text report shows (render with dot -Tsvg); with\n"
+	"                          FILE '-', the picture is written to stdout instead of\n"
+	"                          the report\n"
+	"  --object ADDR           one object, tracked or not: type, size, refcount, a\n"
+	"                          preview of its value, referents with labels, referrers\n"
+	"  --components            also list every non-trivial strongly connected\n"
+	"                          component (a text section, or a JSON key)\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
 	"  --verbose               log how the interpreter and its state were found\n"
-	"  --help, --version\n"
+	"  -h, --help              this text\n"
+	"  -V, --version           the version\n"
 	"\n"
 	"exit status:\n"
 	"  0  analysed (warnings, and \"partial\": true in JSON, say what was skipped)\n"
@@ -139,7 +144,7 @@ int pg_main(int argc, char **argv)
 {
 	optind = 0; /* reentrant: the fuzzer calls this many times */
 	pg_verbose = 0;
-	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE, O_HELP, O_VERSION };
+	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -154,8 +159,8 @@ int pg_main(int argc, char **argv)
 		{ "components", no_argument, NULL, O_COMPONENTS },
 		{ "object", required_argument, NULL, O_OBJECT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	struct pg_core_options co = { 0 };
@@ -165,8 +170,13 @@ int pg_main(int argc, char **argv)
 	uint64_t object_addr = 0;
 	size_t max_objects = 100000000, top = 25;
 	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	/* getopt_long's own messages ("option '--top' requires an argument",
+	 * "unrecognized option", ambiguous abbreviations), under our name */
+	char *prog = argc > 0 ? argv[0] : NULL;
+	if (argc > 0)
+		argv[0] = (char *)"pycore-garbage";
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (c) {
 		case O_JSON: json = true; break;
 		case O_EXE: co.exe = optarg; break;
@@ -198,16 +208,25 @@ int pg_main(int argc, char **argv)
 			break;
 		}
 		case O_VERBOSE: pg_verbose = 1; break;
-		case O_HELP: fputs(usage_text, stdout); return 0;
-		case O_VERSION: printf("pycore-garbage %s\n", PG_VERSION); return 0;
+		case 'h': fputs(usage_text, stdout); return fflush(stdout) ? EXIT_INTERNAL : 0;
+		case 'V': printf("pycore-garbage %s\n", PG_VERSION); return fflush(stdout) ? EXIT_INTERNAL : 0;
 		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			/* getopt_long said what is wrong */
+			fprintf(stderr, "try 'pycore-garbage --help'\n");
+			return EXIT_USAGE;
 		}
 	}
+	if (argc > 0)
+		argv[0] = prog;
+	bool dot_stdout = dot && strcmp(dot, "-") == 0;
+	if (dot_stdout && (json || have_object))
+		return usage_error("%s", "--dot - writes the picture to stdout: it does not go with --json or --object");
+	if (dot && !collect)
+		return usage_error("%s", "--dot draws cycles: it does not go with --no-collect");
 	if (optind != argc - 1)
 		return usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given");
 	co.path = argv[optind];
-	if (dot) {
+	if (dot && !dot_stdout) {
 		struct stat sa, sb;
 		if (stat(dot, &sa) == 0 && stat(co.path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
 			return usage_error("--dot %s would write over the core", dot);
@@ -255,6 +274,8 @@ int pg_main(int argc, char **argv)
 		int r;
 		if (have_object)
 			r = graph ? pg_report_object(stdout, &a, object_addr, json) : -2;
+		else if (dot_stdout)
+			r = cyc ? pg_report_dot(stdout, &a) : 0;
 		else
 			r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
 		if (r == -2) {
@@ -262,11 +283,11 @@ int pg_main(int argc, char **argv)
 			code = EXIT_USAGE;
 			r = 0;
 		} else if (r == -3) {
-			fprintf(stderr, "pycore-garbage: 0x%" PRIx64 " is not a tracked object in this core\n", object_addr);
+			fprintf(stderr, "pycore-garbage: 0x%" PRIx64 " is not an object in this core\n", object_addr);
 			code = EXIT_BAD_INPUT;
 			r = 0;
 		}
-		if (r == 0 && dot && cyc && pg_write_dot(dot, &a) != 0) {
+		if (r == 0 && dot && !dot_stdout && cyc && pg_write_dot(dot, &a) != 0) {
 			fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", dot, strerror(errno));
 			code = EXIT_INTERNAL;
 		}

@@ -47,7 +47,7 @@ static void rescue_weakrefs(struct pg_heap *h, const struct pg_graph *g, struct 
 			    (err = pg_read_u64(m, wr + (uint64_t)L->wr_next.off, &next)))
 				break;
 			if (j != PG_NONE && (c->state[j] & PG_S_KEPT) && cb)
-				c->state[j] = PG_S_REACHABLE;
+				c->state[j] = PG_S_REACHABLE | PG_S_RESCUED;
 			wr = next;
 		}
 		if (err) {
@@ -164,6 +164,41 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 			}
 		}
 	}
+	/* what survives: the finalizer objects go to gc.garbage (has_finalizer()
+	 * again, in handle_finalizers()); they and all the survivors they reach
+	 * are leaked.  A rescued weakref is alive and passed through: what its
+	 * callback reaches from a finalizer object is leaked too. */
+	sp = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pg_survives(c, (uint32_t)i) && (c->state[i] & PG_S_FINALIZER)) {
+			c->state[i] |= PG_S_LEAKED;
+			stack[sp++] = (uint32_t)i;
+		}
+	}
+	uint8_t *through = pg_calloc(n ? n : 1, 1);
+	if (!through) {
+		free(refs);
+		free(stack);
+		pg_collect_free(c);
+		return &pg_enomem;
+	}
+	while (sp) {
+		uint32_t i = stack[--sp];
+		for (uint64_t e = g->estart[i]; e < g->estart[i + 1]; e++) {
+			uint32_t j = g->eto[e];
+			if (pg_survives(c, j)) {
+				if (c->state[j] & PG_S_LEAKED)
+					continue;
+				c->state[j] |= PG_S_LEAKED;
+			} else if ((c->state[j] & PG_S_RESCUED) && !through[j]) {
+				through[j] = 1;
+			} else {
+				continue;
+			}
+			stack[sp++] = j;
+		}
+	}
+	free(through);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t s = c->state[i];
 		if (!(s & PG_S_UNREACHABLE))
@@ -178,6 +213,9 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 				c->n_finalizers++;
 				c->b_finalizers += size;
 			}
+		} else if (pg_survives(c, (uint32_t)i)) {
+			c->n_deferred++;
+			c->b_deferred += size;
 		} else {
 			c->n_freed++;
 			c->b_freed += size;

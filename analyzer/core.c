@@ -90,6 +90,25 @@ static int read_span(struct pg_mem *m, uint64_t *addr, void *buf, size_t len, co
 	return 0;
 }
 
+bool pg_try_read_core(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *out = buf;
+	if (addr + len < addr)
+		return false;
+	while (len) {
+		const struct pg_segment *s = pg_mem_find(m, addr);
+		if (!s || !s->data || s->source != PG_SRC_CORE)
+			return false;
+		uint64_t avail = s->end - addr;
+		size_t n = avail < len ? (size_t)avail : len;
+		memcpy(out, s->data + (addr - s->start), n);
+		out += n;
+		addr += n;
+		len -= n;
+	}
+	return true;
+}
+
 bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
 {
 	const struct pg_segment *bad;
@@ -298,6 +317,41 @@ static int sysroot_find_elf(Dwfl_Module *mod, void **userdata, const char *modna
 
 #include <sys/procfs.h>
 
+/* NT_FILE: count, page size, count x (start, end, file page), then the
+ * count names.  Bounded by the note's size. */
+static void read_nt_file(struct pg_core *c, const uint8_t *desc, size_t size)
+{
+	uint64_t count, page;
+	if (size < 16)
+		return;
+	memcpy(&count, desc, 8);
+	memcpy(&page, desc + 8, 8);
+	if (count == 0 || count > (size - 16) / 24 || page == 0 || page > (1u << 30))
+		return;
+	const char *names = (const char *)desc + 16 + 24 * count;
+	size_t nlen = size - 16 - 24 * count;
+	c->maps = calloc(count, sizeof(*c->maps));
+	c->map_names = malloc(nlen + 1);
+	if (!c->maps || !c->map_names) {
+		free(c->maps);
+		free(c->map_names);
+		c->maps = NULL;
+		c->map_names = NULL;
+		return;
+	}
+	memcpy(c->map_names, names, nlen);
+	c->map_names[nlen] = 0;
+	size_t off = 0;
+	for (uint64_t i = 0; i < count && off < nlen; i++) {
+		uint64_t e[3];
+		memcpy(e, desc + 16 + 24 * i, 24);
+		if (e[1] < e[0] || e[2] > UINT64_MAX / page)
+			continue;
+		c->maps[c->nmaps++] = (struct pg_mapping){ e[0], e[1], e[2] * page, c->map_names + off };
+		off += strlen(c->map_names + off) + 1;
+	}
+}
+
 static void read_notes(struct pg_core *c, struct pg_warnings *w)
 {
 	size_t phnum;
@@ -363,6 +417,10 @@ static void read_notes(struct pg_core *c, struct pg_warnings *w)
 					c->signal = signo;
 					have_siginfo = true;
 				}
+				break;
+			case NT_FILE:
+				if (!c->maps)
+					read_nt_file(c, desc, nh.n_descsz);
 				break;
 			case NT_AUXV:
 				for (size_t k = 0; k + 16 <= nh.n_descsz; k += 16) {
@@ -487,6 +545,89 @@ static pg_error *build_memory(struct pg_core *c, struct pg_warnings *w)
 	if (c->truncated)
 		pg_warn_partial(w, "the core is truncated: %" PRIu64 " bytes of process memory it should hold are missing",
 				c->missing_bytes);
+	return NULL;
+}
+
+/* ---- build-ids -------------------------------------------------------- */
+
+bool pg_core_recorded_build_id(struct pg_core *c, const char *name, char *out, size_t cap)
+{
+	struct pg_mem *m = &c->mem;
+	for (size_t i = 0; i < c->nmaps; i++) {
+		const struct pg_mapping *mp = &c->maps[i];
+		if (mp->offset != 0 || strcmp(mp->name, name) != 0)
+			continue;
+		Elf64_Ehdr eh;
+		if (!pg_try_read_core(m, mp->start, &eh, sizeof(eh)) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+		    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 256)
+			continue;
+		Elf64_Phdr ph[256];
+		if (!pg_try_read_core(m, mp->start + eh.e_phoff, ph, eh.e_phnum * sizeof(Elf64_Phdr)))
+			continue;
+		uint64_t bias = 0;
+		bool have_bias = false;
+		for (int k = 0; k < eh.e_phnum && !have_bias; k++)
+			if (ph[k].p_type == PT_LOAD && ph[k].p_offset == 0) {
+				bias = mp->start - ph[k].p_vaddr;
+				have_bias = true;
+			}
+		for (int k = 0; k < eh.e_phnum && have_bias; k++) {
+			if (ph[k].p_type != PT_NOTE || ph[k].p_filesz > 65536)
+				continue;
+			uint8_t notes[65536];
+			if (!pg_try_read_core(m, ph[k].p_vaddr + bias, notes, ph[k].p_filesz))
+				continue;
+			for (size_t o = 0; o + 12 <= ph[k].p_filesz;) {
+				uint32_t nsz, dsz, type;
+				memcpy(&nsz, notes + o, 4);
+				memcpy(&dsz, notes + o + 4, 4);
+				memcpy(&type, notes + o + 8, 4);
+				size_t name_end = o + 12 + ((nsz + 3u) & ~3u), desc_end = name_end + ((dsz + 3u) & ~3u);
+				if (nsz > 64 || dsz > 1024 || desc_end > ph[k].p_filesz)
+					break;
+				if (type == NT_GNU_BUILD_ID && nsz == 4 && memcmp(notes + o + 12, "GNU", 4) == 0 &&
+				    dsz && 2 * (size_t)dsz < cap) {
+					for (uint32_t b = 0; b < dsz; b++)
+						snprintf(out + 2 * b, 3, "%02x", notes[name_end + b]);
+					return true;
+				}
+				o = desc_end;
+			}
+		}
+	}
+	return false;
+}
+
+/* --exe must be the file the process ran: the build-id the core recorded
+ * for the executable's mapping (the module holding AT_ENTRY) is the judge.
+ * libdwfl may give the file to that module regardless, and then takes the
+ * module's build-id from the file, or quietly leave it unused. */
+static pg_error *check_exe(struct pg_core *c)
+{
+	int fd = open(c->exe, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pg_error_create(PG_ERR_INPUT, "--exe %s: %s", c->exe, strerror(errno));
+	Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	const void *have = NULL;
+	ssize_t havelen = e ? dwelf_elf_gnu_build_id(e, &have) : -1;
+	char got[81] = "";
+	for (ssize_t i = 0; i < havelen && i < 40; i++)
+		snprintf(got + 2 * i, 3, "%02x", ((const uint8_t *)have)[i]);
+	if (e)
+		elf_end(e);
+	close(fd);
+	Dwfl_Module *mod = c->at_entry ? dwfl_addrmodule(c->dwfl, c->at_entry) : NULL;
+	const char *name = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
+	char want[81];
+	if (!name || !pg_core_recorded_build_id(c, name, want, sizeof(want))) {
+		pg_log("--exe %s: the core holds no build-id for its executable: not checked", c->exe);
+		return NULL;
+	}
+	if (strcmp(want, got) != 0)
+		return pg_error_create(PG_ERR_INPUT,
+				       "--exe %s is not the executable of this process: its build-id is %s, the core recorded %s for %s",
+				       c->exe, got[0] ? got : "none", want, name);
+	pg_log("--exe %s: build-id %s, as the core recorded for %s", c->exe, got, name);
 	return NULL;
 }
 
@@ -625,6 +766,8 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 	err = build_memory(c, w);
 	if (err)
 		goto fail;
+	if (c->exe && (err = check_exe(c)))
+		goto fail;
 	*ret = c;
 	return NULL;
 fail:
@@ -647,6 +790,8 @@ void pg_core_close(struct pg_core *c)
 	if (g_sysroot == c->sysroot)
 		g_sysroot = NULL;
 	free(c->mem.segs);
+	free(c->maps);
+	free(c->map_names);
 	free(c->debuginfo_path);
 	free(c->sysroot);
 	free(c->exe);

@@ -40,6 +40,13 @@ struct pg_core_options {
 
 enum pg_made_by { PG_MADE_UNKNOWN, PG_MADE_KERNEL, PG_MADE_GCORE };
 
+/* A file-backed mapping, from the core's NT_FILE note. */
+struct pg_mapping {
+	uint64_t start, end;    /* [start, end) */
+	uint64_t offset;        /* file offset, in bytes */
+	const char *name;       /* the file's path in the process */
+};
+
 struct pg_core {
 	char *path;
 	int fd;
@@ -59,6 +66,9 @@ struct pg_core {
 	char fname[17];
 	char psargs[81];
 	uint64_t at_entry;
+	struct pg_mapping *maps;  /* NT_FILE, in note order */
+	size_t nmaps;
+	char *map_names;          /* the names' storage */
 	enum pg_made_by made_by;
 	bool truncated;
 	uint64_t expected_size;  /* file size the program headers call for */
@@ -109,6 +119,15 @@ static inline pg_error *pg_read_u64(struct pg_mem *m, uint64_t addr, uint64_t *o
 pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, bool *truncated);
 
 const char *pg_source_name(enum pg_source s);
+
+/* Reads len bytes at addr from the core's own bytes only (no file
+ * underneath): what the process had in memory, as the core recorded it. */
+bool pg_try_read_core(struct pg_mem *m, uint64_t addr, void *buf, size_t len);
+
+/* The GNU build-id the core recorded for the file mapped at offset 0 under
+ * `name` (read from the ELF header the core holds for it, never from a
+ * file): hex into out (cap >= 81), true when found. */
+bool pg_core_recorded_build_id(struct pg_core *core, const char *name, char *out, size_t cap);
 
 /* Bytes of the process's memory that can be read (core or mapped files). */
 uint64_t pg_mem_readable(const struct pg_mem *m);

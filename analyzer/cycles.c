@@ -11,6 +11,7 @@ const char *pg_cycle_kind_name(enum pg_cycle_kind k)
 	case PG_CY_COLLECTABLE: return "collectable";
 	case PG_CY_UNCOLLECTABLE: return "uncollectable";
 	case PG_CY_GARBAGE: return "garbage";
+	case PG_CY_DEFERRED: return "deferred";
 	}
 	return "?";
 }
@@ -486,7 +487,8 @@ static void held_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 	hd->n++;
 }
 
-static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *cobj, uint64_t *cbytes)
+static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *cobj, uint64_t *cbytes,
+			       uint64_t *uobj, uint64_t *ubytes)
 {
 	struct pg_heap *h = x->h;
 	const struct pg_graph *g = x->g;
@@ -523,8 +525,11 @@ static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *
 				pg_error_destroy(e);
 			continue;
 		}
+		uint64_t size = pg_heap_size_of(h, hd.addr[k], &h->types[tidx]);
 		cobj[hd.owner[k]]++;
-		cbytes[hd.owner[k]] += pg_heap_size_of(h, hd.addr[k], &h->types[tidx]);
+		cbytes[hd.owner[k]] += size;
+		uobj[hd.owner[k]]++;
+		ubytes[hd.owner[k]] += size;
 	}
 	pg_error *err = hd.err;
 	pg_u64map_free(&hd.index);
@@ -534,12 +539,29 @@ static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *
 	return err;
 }
 
+/* Bytes, then components, largest first; then in the order found (each
+ * group's example component id is unique, and ids follow the order). */
+static int group_cmp(const void *a, const void *b)
+{
+	const struct pg_cycle_group *x = a, *y = b;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->components != y->components)
+		return x->components > y->components ? -1 : 1;
+	return (x->example_comp > y->example_comp) - (x->example_comp < y->example_comp);
+}
+
 static bool self_loop(const struct pg_graph *g, uint32_t v)
 {
 	for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
 		if (g->eto[e] == v)
 			return true;
 	return false;
+}
+
+bool pg_cycles_nontrivial(const struct pg_cycles *cy, const struct pg_graph *g, uint32_t k)
+{
+	return cy->comp_first[k + 1] - cy->comp_first[k] > 1 || self_loop(g, cy->comp_members[cy->comp_first[k]]);
 }
 
 pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
@@ -551,7 +573,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 	uint8_t *ina = pg_calloc(n ? n : 1, 1), *inb = pg_calloc(n ? n : 1, 1);
 	struct ctx x = { h, t, g, c, cy, NULL, NULL, NULL };
 	uint32_t *owner = NULL;
-	uint64_t *cobj = NULL, *cbytes = NULL;
+	uint64_t *cobj = NULL, *cbytes = NULL, *uobj = NULL, *ubytes = NULL;
 	struct pg_strmap gindex = { 0 };
 	if (!cy || !ina || !inb) {
 		err = &pg_enomem;
@@ -613,7 +635,9 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 	owner = pg_reallocarray(NULL, n ? n : 1, sizeof(*owner));
 	cobj = pg_calloc(nall + 1, sizeof(*cobj));
 	cbytes = pg_calloc(nall + 1, sizeof(*cbytes));
-	if (!owner || !cobj || !cbytes) {
+	uobj = pg_calloc(nall + 1, sizeof(*uobj));
+	ubytes = pg_calloc(nall + 1, sizeof(*ubytes));
+	if (!owner || !cobj || !cbytes || !uobj || !ubytes) {
 		err = &pg_enomem;
 		goto out;
 	}
@@ -648,7 +672,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		cobj[owner[i]]++;
 		cbytes[owner[i]] += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
 	}
-	if ((err = untracked_held(&x, owner, cobj, cbytes)))
+	if ((err = untracked_held(&x, owner, cobj, cbytes, uobj, ubytes)))
 		goto out;
 	/* groups */
 	size_t capgroups = 0;
@@ -670,7 +694,8 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 			goto out;
 		}
 		enum pg_cycle_kind kind = cy->comp_view[k] ? PG_CY_GARBAGE
-			: pg_is_uncollectable(c, s) ? PG_CY_UNCOLLECTABLE : PG_CY_COLLECTABLE;
+			: pg_is_uncollectable(c, s) ? PG_CY_UNCOLLECTABLE
+			: pg_is_deferred(c, s) ? PG_CY_DEFERRED : PG_CY_COLLECTABLE;
 		uint32_t gi;
 		if (pg_strmap_get(&gindex, key, kind, &gi)) {
 			free(steps);
@@ -692,7 +717,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 			gr->steps = steps;
 			gr->nsteps = nsteps;
 			gr->example_comp = (uint32_t)k;
-			if (kind != PG_CY_COLLECTABLE) {
+			if (kind == PG_CY_UNCOLLECTABLE || kind == PG_CY_GARBAGE) {
 				/* a finalizer in the component, else the telling object's */
 				for (uint32_t m = cy->comp_first[k]; m < cy->comp_first[k + 1] && !gr->finalizer; m++) {
 					uint32_t v = cy->comp_members[m];
@@ -709,7 +734,12 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		gr->components++;
 		gr->objects += cobj[k];
 		gr->bytes += cbytes[k];
+		gr->untracked_objects += uobj[k];
+		gr->untracked_bytes += ubytes[k];
 	}
+	/* the one order of the groups, for every report: largest first */
+	if (cy->ngroups > 1)
+		qsort(cy->groups, cy->ngroups, sizeof(*cy->groups), group_cmp);
 out:
 	pg_strmap_free(&gindex);
 	free(ina);
@@ -717,6 +747,8 @@ out:
 	free(owner);
 	free(cobj);
 	free(cbytes);
+	free(uobj);
+	free(ubytes);
 	free(x.parent);
 	free(x.stamp);
 	free(x.queue);

@@ -7,7 +7,7 @@
 
 #include "collect.h"
 
-enum pg_cycle_kind { PG_CY_COLLECTABLE, PG_CY_UNCOLLECTABLE, PG_CY_GARBAGE };
+enum pg_cycle_kind { PG_CY_COLLECTABLE, PG_CY_UNCOLLECTABLE, PG_CY_GARBAGE, PG_CY_DEFERRED };
 
 struct pg_cycle_step {
 	uint32_t from, to;       /* graph indices */
@@ -19,14 +19,15 @@ struct pg_cycle_group {
 	char *shape;             /* "MyApiClient.t -> T._api_client -> MyApiClient" */
 	char *key;               /* grouping key: canonical rotation + type multiset */
 	char *finalizer;         /* "ApiClient.__del__", or NULL */
-	uint64_t components, objects, bytes;
+	uint64_t components, objects, bytes;   /* objects/bytes: tracked + untracked */
+	uint64_t untracked_objects, untracked_bytes;  /* the non-gc part of them */
 	uint32_t example_comp;   /* component id of the example */
 	struct pg_cycle_step *steps;  /* the example cycle, raw edges */
 	size_t nsteps;
 };
 
 struct pg_cycles {
-	struct pg_cycle_group *groups;   /* largest (bytes) first, per view */
+	struct pg_cycle_group *groups;   /* largest first: bytes, then components, then as found */
 	size_t ngroups;
 	uint64_t nontrivial[2];          /* per view: (a) unreachable, (b) garbage */
 	uint32_t *comp;                  /* per graph index: component id or PG_NONE */
@@ -41,5 +42,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 void pg_cycles_free(struct pg_cycles *cy);
 
 const char *pg_cycle_kind_name(enum pg_cycle_kind k);
+/* A component with more than one object, or one that refers to itself. */
+bool pg_cycles_nontrivial(const struct pg_cycles *cy, const struct pg_graph *g, uint32_t comp);
 
 #endif

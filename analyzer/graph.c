@@ -1,4 +1,5 @@
 #include "graph.h"
+#include "values.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -277,85 +278,28 @@ size_t pg_graph_labels(struct pg_heap *h, struct pg_traverse *t, const struct pg
 	return f.n;
 }
 
-/* Short repr of a dict key: str, unicode (ASCII part), int, float, tuple
- * (of those); else its type name. */
-static void key_repr(struct pg_heap *h, uint64_t key, char *buf, size_t cap, int depth)
+/* Short repr of a dict key: str, unicode, int, long, float, bool, None,
+ * tuples of those (values.h); else its type name and address. */
+#define KEY_MAX 40
+static void key_repr(struct pg_heap *h, uint64_t key, char *buf, size_t cap)
 {
-	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
+	char *r = pg_value_repr(h, key, KEY_MAX, 2);
+	if (r) {
+		snprintf(buf, cap, "%s", r);
+		free(r);
+		return;
+	}
 	uint64_t type;
-	pg_error *err = pg_read_u64(m, key + (uint64_t)L->ob_type.off, &type);
+	uint32_t idx;
+	pg_error *err = pg_read_u64(&h->core->mem, key + (uint64_t)h->in->L.ob_type.off, &type);
+	if (!err)
+		err = pg_heap_type(h, type, &idx);
 	if (err) {
 		pg_error_destroy(err);
 		snprintf(buf, cap, "?");
 		return;
 	}
-	const uint64_t *T = h->in->types;
-	uint64_t v;
-	if (type == T[PG_T_STRING]) {
-		char s[48];
-		bool cut = false;
-		err = pg_read_cstr(m, key + (uint64_t)L->ob_sval.off, s, sizeof(s), &cut);
-		if (err) {
-			pg_error_destroy(err);
-			snprintf(buf, cap, "'?'");
-			return;
-		}
-		for (char *p = s; *p; p++)
-			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f || *p == '\'')
-				*p = '?';
-		snprintf(buf, cap, "'%s%s'", s, cut ? "..." : "");
-	} else if (type == T[PG_T_INT]) {
-		/* PyIntObject: ob_ival follows the header */
-		err = pg_read_u64(m, key + (uint64_t)L->object_size, &v);
-		if (err) {
-			pg_error_destroy(err);
-			snprintf(buf, cap, "?");
-			return;
-		}
-		snprintf(buf, cap, "%" PRId64, (int64_t)v);
-	} else if (type == T[PG_T_FLOAT]) {
-		double d;
-		err = pg_read(m, key + (uint64_t)L->object_size, &d, sizeof(d));
-		if (err) {
-			pg_error_destroy(err);
-			snprintf(buf, cap, "?");
-			return;
-		}
-		snprintf(buf, cap, "%g", d);
-	} else if (type == T[PG_T_TUPLE] && depth < 2) {
-		uint64_t n = 0;
-		err = pg_read_u64(m, key + (uint64_t)L->ob_size.off, &n);
-		pg_error_destroy(err);
-		size_t o = (size_t)snprintf(buf, cap, "(");
-		for (uint64_t i = 0; i < n && i < 4 && o + 8 < cap; i++) {
-			uint64_t item;
-			err = pg_read_u64(m, key + (uint64_t)L->tuple_item.off + 8 * i, &item);
-			if (err) {
-				pg_error_destroy(err);
-				break;
-			}
-			key_repr(h, item, buf + o, cap - o, depth + 1);
-			o += strlen(buf + o);
-			if (o + 3 < cap)
-				o += (size_t)snprintf(buf + o, cap - o, i + 1 < n ? ", " : "");
-		}
-		if (n > 4 && o + 5 < cap)
-			o += (size_t)snprintf(buf + o, cap - o, "...");
-		if (o + 2 < cap)
-			snprintf(buf + o, cap - o, n == 1 ? ",)" : ")");
-	} else if (type == T[PG_T_UNICODE]) {
-		snprintf(buf, cap, "u'...'");
-	} else {
-		uint32_t idx;
-		err = pg_heap_type(h, type, &idx);
-		if (err) {
-			pg_error_destroy(err);
-			snprintf(buf, cap, "?");
-			return;
-		}
-		snprintf(buf, cap, "<%s 0x%" PRIx64 ">", h->types[idx].name, key);
-	}
+	snprintf(buf, cap, "<%s 0x%" PRIx64 ">", h->types[idx].name, key);
 }
 
 void pg_label_format(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap)
@@ -371,11 +315,11 @@ void pg_label_format(struct pg_heap *h, const struct pg_label *l, char *buf, siz
 		snprintf(buf, cap, "[%" PRIu64 "]", l->payload);
 		return;
 	case PG_L_KEY:
-		key_repr(h, l->payload, tmp, sizeof(tmp), 0);
+		key_repr(h, l->payload, tmp, sizeof(tmp));
 		snprintf(buf, cap, "[%s]", tmp);
 		return;
 	case PG_L_DICTKEY:
-		key_repr(h, l->payload, tmp, sizeof(tmp), 0);
+		key_repr(h, l->payload, tmp, sizeof(tmp));
 		snprintf(buf, cap, "<key %s>", tmp);
 		return;
 	case PG_L_SLOT:

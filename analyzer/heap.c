@@ -1,13 +1,12 @@
 #include "heap.h"
 
-#include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 200
-#define MAX_BASE_CHAIN 256
+#define NAME_MAX_LEN 4096
 
 static inline uint64_t ld64(const uint8_t *p, int32_t off)
 {
@@ -47,69 +46,139 @@ static pg_error *row_for(struct pg_heap *h, const char *name, bool oldstyle, uin
 	return pg_strmap_put(&h->row_index, name, oldstyle, *row);
 }
 
-static bool printable_name(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isprint((unsigned char)*s))
-			return false;
-	return true;
-}
-
-/* Reads a C string for a name; NULL (and a warning) if unreadable or odd. */
+/* Reads a C string for a name: any bytes (how a name looks never decides
+ * whether a type is valid; text.h says how names are shown).  NULL (and a
+ * warning) when unreadable; a name longer than NAME_MAX_LEN is cut. */
 static char *read_name(struct pg_heap *h, uint64_t addr, const char *what, uint64_t owner)
 {
-	char buf[NAME_MAX_LEN + 1];
+	char *buf = malloc(NAME_MAX_LEN + 1);
+	if (!buf)
+		return NULL;
 	bool cut = false;
-	pg_error *err = pg_read_cstr(&h->core->mem, addr, buf, sizeof(buf), &cut);
+	pg_error *err = pg_read_cstr(&h->core->mem, addr, buf, NAME_MAX_LEN + 1, &cut);
 	if (err) {
 		pg_warn(h->warn, "%s of 0x%" PRIx64 " unreadable: %s", what, owner, err->message);
 		pg_error_destroy(err);
+		free(buf);
 		return NULL;
 	}
-	if (!printable_name(buf)) {
-		pg_warn(h->warn, "%s of 0x%" PRIx64 " is not a printable name", what, owner);
-		return NULL;
-	}
-	if (cut)
+	if (cut) {
+		pg_warn(h->warn, "%s of 0x%" PRIx64 " is longer than %d bytes: cut", what, owner, NAME_MAX_LEN);
 		strcpy(buf + NAME_MAX_LEN - 3, "...");
-	return strdup(buf);
+	}
+	char *s = strdup(buf);
+	free(buf);
+	return s;
 }
 
-static uint8_t kind_of(struct pg_heap *h, uint64_t addr, uint64_t base_of_addr)
+void pg_base_walk_init(struct pg_base_walk *w, uint64_t type)
+{
+	*w = (struct pg_base_walk){ .cur = type, .mark = type, .power = 1 };
+}
+
+int pg_base_walk_step(struct pg_base_walk *w, uint64_t next)
+{
+	/* Brent's cycle detection: `mark` is re-set at powers of two, so a
+	 * loop is caught after at most twice its length plus its tail, while
+	 * a legitimate deep hierarchy (Python sets no limit) is walked. */
+	if (next == w->mark)
+		return PG_BASE_LOOP;
+	if (++w->steps >= PG_MAX_BASE_CHAIN)
+		return PG_BASE_LONG;
+	if (++w->lam == w->power) {
+		w->mark = next;
+		w->power *= 2;
+		w->lam = 0;
+	}
+	w->cur = next;
+	return PG_BASE_OK;
+}
+
+const char *pg_base_walk_error(int r)
+{
+	return r == PG_BASE_LOOP ? "its tp_base chain loops"
+				 : "its tp_base chain is longer than " PG_STR(PG_MAX_BASE_CHAIN);
+}
+
+static uint8_t static_kind(const uint64_t *T, uint64_t cur, bool *known)
+{
+	*known = true;
+	if (cur == T[PG_T_DICT])
+		return PG_K_DICT;
+	if (cur == T[PG_T_LIST])
+		return PG_K_LIST;
+	if (cur == T[PG_T_SET] || cur == T[PG_T_FROZENSET])
+		return PG_K_SET;
+	if (cur == T[PG_T_TUPLE])
+		return PG_K_TUPLE;
+	if (cur == T[PG_T_TYPE])
+		return PG_K_TYPE;
+	if (cur == T[PG_T_STRING])
+		return PG_K_STRING;
+	if (cur == T[PG_T_UNICODE])
+		return PG_K_UNICODE;
+	if (cur == T[PG_T_BYTEARRAY])
+		return PG_K_BYTEARRAY;
+	if (cur == T[PG_T_LONG])
+		return PG_K_LONG;
+	if (cur == T[PG_T_OBJECT])
+		return PG_K_OTHER;
+	*known = false;
+	return PG_K_OTHER;
+}
+
+/* The kind of a type: that of the first builtin on its tp_base chain.
+ * Every type the walk passes is remembered with the answer, so that the
+ * bases of a deep hierarchy, met one by one later, cost one lookup each. */
+static uint8_t kind_of(struct pg_heap *h, uint64_t addr, uint64_t base_of_addr, const char *name)
 {
 	const uint64_t *T = h->in->types;
 	if (addr == T[PG_T_INSTANCE])
 		return PG_K_INSTANCE;
+	struct pg_base_walk w;
+	pg_base_walk_init(&w, addr);
+	uint64_t *chain = NULL;
+	size_t n = 0, cap = 0;
+	uint8_t kind = PG_K_OTHER;
 	uint64_t cur = addr, next = base_of_addr;
-	for (int depth = 0; cur && depth < MAX_BASE_CHAIN; depth++) {
-		if (cur == T[PG_T_DICT])
-			return PG_K_DICT;
-		if (cur == T[PG_T_LIST])
-			return PG_K_LIST;
-		if (cur == T[PG_T_SET] || cur == T[PG_T_FROZENSET])
-			return PG_K_SET;
-		if (cur == T[PG_T_TUPLE])
-			return PG_K_TUPLE;
-		if (cur == T[PG_T_TYPE])
-			return PG_K_TYPE;
-		if (cur == T[PG_T_OBJECT])
-			return PG_K_OTHER;
-		/* next base */
-		if (depth == 0) {
-			cur = next;
-			continue;
+	for (;;) {
+		bool known;
+		uint32_t memo;
+		kind = static_kind(T, cur, &known);
+		if (known)
+			break;
+		if (pg_u64map_get(&h->base_kind, cur, &memo)) {
+			kind = (uint8_t)memo;
+			break;
 		}
-		uint64_t b;
-		pg_error *err = pg_read_u64(&h->core->mem, cur + (uint64_t)h->in->L.tp_base.off, &b);
-		if (err) {
-			pg_error_destroy(err);
-			return PG_K_OTHER;
+		if (pg_grow((void **)&chain, &cap, n + 1, sizeof(*chain)))
+			break;
+		chain[n++] = cur;
+		if (cur != addr) {
+			pg_error *err = pg_read_u64(&h->core->mem, cur + (uint64_t)h->in->L.tp_base.off, &next);
+			if (err) {
+				pg_warn_partial(h->warn, "type %s: a base type at 0x%" PRIx64 " is unreadable (%s)",
+						name, cur, err->message);
+				pg_error_destroy(err);
+				kind = PG_K_OTHER;
+				break;
+			}
 		}
-		cur = b;
+		if (!next)
+			break;
+		int r = pg_base_walk_step(&w, next);
+		if (r != PG_BASE_OK) {
+			pg_warn_partial(h->warn, "type %s: %s", name, pg_base_walk_error(r));
+			kind = PG_K_OTHER;
+			break;
+		}
+		cur = next;
 	}
-	return PG_K_OTHER;
+	for (size_t i = 0; i < n; i++)
+		if (pg_u64map_put(&h->base_kind, chain[i], kind))
+			break;
+	free(chain);
+	return kind;
 }
 
 pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
@@ -147,24 +216,25 @@ pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
 		bool is_type = !(addr & 7) && meta && !merr && (mflags & (1UL << 31));
 		pg_error_destroy(merr);
 		t.name = is_type ? read_name(h, ld64(buf, L->tp_name.off), "tp_name", addr) : NULL;
-		t.valid = t.name && t.basicsize >= L->object_size && t.basicsize <= (1 << 24) &&
+		t.valid = is_type && t.basicsize >= L->object_size && t.basicsize <= (1 << 24) &&
 			  t.itemsize >= 0 && t.itemsize <= (1 << 16);
 		if (!is_type)
 			pg_warn_partial(h->warn, "objects whose type pointer 0x%" PRIx64 " is not a type object: counted as <bad type>, their contents skipped",
 					addr);
 		else if (!t.name)
-			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " has no readable name: its objects are counted as <bad type>",
-					addr);
-		else if (!t.valid)
+			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 ": its name is unreadable; its objects are counted as <type 0x%" PRIx64 " with an unreadable name>",
+					addr, addr);
+		if (is_type && !t.valid)
 			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " (%s) has an absurd size: its objects' sizes are unknown",
-					addr, t.name);
+					addr, t.name ? t.name : "name unreadable");
 	}
 	free(buf);
 	if (!t.name)
-		t.name = pg_asprintf(rerr ? "<unreadable type 0x%" PRIx64 ">" : "<bad type 0x%" PRIx64 ">", addr);
+		t.name = pg_asprintf(rerr ? "<unreadable type 0x%" PRIx64 ">" : t.valid ? "<type 0x%" PRIx64 " with an unreadable name>"
+				     : "<bad type 0x%" PRIx64 ">", addr);
 	if (!t.name)
 		return &pg_enomem;
-	t.kind = t.valid ? kind_of(h, addr, t.base) : PG_K_OTHER;
+	t.kind = t.valid ? kind_of(h, addr, t.base, t.name) : PG_K_OTHER;
 	err = row_for(h, t.name, false, &t.row);
 	if (err) {
 		free(t.name);
@@ -220,22 +290,20 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 		return 0;
 	const struct pg_layout *L = &h->in->L;
 	struct pg_mem *m = &h->core->mem;
-	uint64_t size = (uint64_t)t->basicsize;
-	if (t->flags & PG_TPFLAGS_HAVE_GC)
-		size += (uint64_t)L->gc_head_size;
-	if (t->itemsize) {
-		uint64_t v;
-		if (!pg_read_u64(m, obj + (uint64_t)L->ob_size.off, &v)) {
-			int64_t n = (int64_t)v;
-			uint64_t un = n < 0 ? (uint64_t)0 - v : v;
-			if (un <= (1ULL << 40) / (uint64_t)t->itemsize)
-				size += un * (uint64_t)t->itemsize;
-			else
-				pg_warn_partial(h->warn, "object 0x%" PRIx64 " (%s) claims %" PRId64 " items: its size is not counted",
-						obj, t->name, n);
-		}
+	uint64_t size = (uint64_t)t->basicsize, n = 0;
+	bool have_n = t->itemsize && !pg_read_u64(m, obj + (uint64_t)L->ob_size.off, &n);
+	if (have_n) {
+		/* object.__sizeof__ takes ob_size as it is; only long's is
+		 * signed (its __sizeof__ takes the absolute value) */
+		uint64_t un = (int64_t)n < 0 ? (uint64_t)0 - n : n;
+		if (un <= (1ULL << 40) / (uint64_t)t->itemsize)
+			size += un * (uint64_t)t->itemsize;
+		else
+			pg_warn_partial(h->warn, "object 0x%" PRIx64 " (%s) claims %" PRId64 " items: its size is not counted",
+					obj, t->name, (int64_t)n);
 	}
 	uint64_t a, b;
+	bool gc = (t->flags & PG_TPFLAGS_HAVE_GC) != 0;
 	switch (t->kind) {
 	case PG_K_DICT:
 		if (!pg_read_u64(m, obj + (uint64_t)L->ma_table.off, &a) &&
@@ -253,9 +321,31 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 		if (!pg_read_u64(m, obj + (uint64_t)L->list_allocated.off, &a) && a < (1ULL << 37))
 			size += a * 8;
 		break;
+	case PG_K_STRING:
+		/* PyStringObject_SIZE, whatever the subclass's basicsize */
+		size -= (uint64_t)t->basicsize;
+		size += (uint64_t)L->ob_sval.off + 1;
+		break;
+	case PG_K_UNICODE:
+		if (L->unicode_size > 0 && L->unicode_char_size > 0 &&
+		    !pg_read_u64(m, obj + (uint64_t)L->unicode_length.off, &a) && a < (1ULL << 36))
+			size = (uint64_t)L->unicode_size + (a + 1) * (uint64_t)L->unicode_char_size;
+		break;
+	case PG_K_BYTEARRAY:
+		if (L->bytearray_alloc.off >= 0 && !pg_read_u64(m, obj + (uint64_t)L->bytearray_alloc.off, &a) &&
+		    a < (1ULL << 40))
+			size += a;
+		break;
+	case PG_K_TYPE:
+		/* PyObject_IS_GC: type objects are gc'd when they are heap types */
+		if (pg_read_u64(m, obj + (uint64_t)L->tp_flags.off, &a) || !(a & PG_TPFLAGS_HEAPTYPE))
+			gc = false;
+		break;
 	default:
 		break;
 	}
+	if (gc)
+		size += (uint64_t)L->gc_head_size;
 	return size;
 }
 
@@ -325,6 +415,7 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 	uint64_t node = c->node;
 	uint8_t tmp[256];
 	if (h->nobj >= h->max_objects) {
+		h->walk_limited = true;
 		pg_warn_partial(h->warn, "stopped after %zu objects (--max-objects): generation %d and later are incomplete",
 				h->nobj, w->g);
 		return c->ok = false;
@@ -454,6 +545,24 @@ static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 	return NULL;
 }
 
+/* Says why gc.garbage (or part of it) could not be read: a warning, and
+ * the first reason kept for the report's headline. */
+static void garbage_problem(struct pg_heap *h, const char *fmt, ...) PG_PRINTF(2, 3);
+static void garbage_problem(struct pg_heap *h, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	pg_warn_partial(h->warn, "%s", m ? m : "gc.garbage: unreadable");
+	if (!h->garbage_problem)
+		h->garbage_problem = m;
+	else
+		free(m);
+}
+
 static pg_error *read_garbage(struct pg_heap *h)
 {
 	const struct pg_layout *L = &h->in->L;
@@ -461,19 +570,20 @@ static pg_error *read_garbage(struct pg_heap *h)
 	uint64_t list;
 	pg_error *err = pg_read_u64(m, h->in->garbage_var, &list);
 	if (err) {
-		pg_warn_partial(h->warn, "gc.garbage pointer unreadable: %s", err->message);
+		garbage_problem(h, "gc.garbage: the pointer to the list is unreadable: %s", err->message);
 		pg_error_destroy(err);
 		return NULL;
 	}
 	if (!list)
 		return NULL; /* gc.garbage not created yet: empty */
 	h->garbage_list = list;
+	h->garbage_exists = true;
 	uint64_t type, size, items, alloc;
 	if ((err = pg_read_u64(m, list + (uint64_t)L->ob_type.off, &type)) ||
 	    (err = pg_read_u64(m, list + (uint64_t)L->ob_size.off, &size)) ||
 	    (err = pg_read_u64(m, list + (uint64_t)L->list_item.off, &items)) ||
 	    (err = pg_read_u64(m, list + (uint64_t)L->list_allocated.off, &alloc))) {
-		pg_warn_partial(h->warn, "gc.garbage list at 0x%" PRIx64 " unreadable: %s", list, err->message);
+		garbage_problem(h, "gc.garbage: the list at 0x%" PRIx64 " is unreadable: %s", list, err->message);
 		pg_error_destroy(err);
 		return NULL;
 	}
@@ -481,15 +591,19 @@ static pg_error *read_garbage(struct pg_heap *h)
 	if ((err = pg_heap_type(h, type, &tidx)))
 		return err;
 	if (h->types[tidx].kind != PG_K_LIST) {
-		pg_warn_partial(h->warn, "gc.garbage at 0x%" PRIx64 " is not a list (type %s)", list, h->types[tidx].name);
+		garbage_problem(h, "gc.garbage at 0x%" PRIx64 " is not a list (type %s)", list, h->types[tidx].name);
 		return NULL;
 	}
-	h->garbage_exists = true;
-	if ((int64_t)size < 0 || size > alloc || size > h->max_objects) {
-		pg_warn_partial(h->warn, "gc.garbage claims %" PRId64 " items (allocated %" PRId64 "): not read",
+	/* every item is a pointer in the core: more than its readable bytes
+	 * hold is not believed */
+	uint64_t most = pg_mem_readable(m) / 8;
+	if ((int64_t)size < 0 || size > alloc || size > most) {
+		garbage_problem(h, "gc.garbage claims %" PRId64 " items (allocated %" PRId64 "): not believed, not read",
 				(int64_t)size, (int64_t)alloc);
 		return NULL;
 	}
+	h->garbage_claimed = size;
+	h->garbage_claimed_known = true;
 	h->garbage = calloc(size ? size : 1, sizeof(*h->garbage));
 	if (!h->garbage)
 		return &pg_enomem;
@@ -497,7 +611,7 @@ static pg_error *read_garbage(struct pg_heap *h)
 		uint64_t item;
 		err = pg_read_u64(m, items + 8 * i, &item);
 		if (err) {
-			pg_warn_partial(h->warn, "gc.garbage: item %" PRIu64 " of %" PRIu64 " unreadable (%s); the rest is skipped",
+			garbage_problem(h, "gc.garbage: item %" PRIu64 " of %" PRIu64 " is unreadable (%s); the rest is skipped",
 					i, size, err->message);
 			pg_error_destroy(err);
 			break;
@@ -508,7 +622,8 @@ static pg_error *read_garbage(struct pg_heap *h)
 		uint64_t refcnt, itype;
 		if ((err = pg_read_u64(m, item + (uint64_t)L->ob_refcnt.off, &refcnt)) ||
 		    (err = pg_read_u64(m, item + (uint64_t)L->ob_type.off, &itype))) {
-			pg_warn_partial(h->warn, "gc.garbage[%" PRIu64 "] at 0x%" PRIx64 " unreadable: %s", i, item, err->message);
+			h->garbage_unreadable++;
+			garbage_problem(h, "gc.garbage[%" PRIu64 "] at 0x%" PRIx64 " is unreadable: %s", i, item, err->message);
 			pg_error_destroy(err);
 			continue;
 		}
@@ -571,10 +686,12 @@ void pg_heap_free(struct pg_heap *h)
 	free(h->rows);
 	pg_u64map_free(&h->type_index);
 	pg_u64map_free(&h->class_row);
+	pg_u64map_free(&h->base_kind);
 	pg_strmap_free(&h->row_index);
 	pg_bigarr_free(&h->obj_arr);
 	pg_bigarr_free(&h->type_arr);
 	pg_bigarr_free(&h->gen_arr);
 	free(h->garbage);
+	free(h->garbage_problem);
 	free(h);
 }

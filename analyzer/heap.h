@@ -6,11 +6,33 @@
 #include "interp.h"
 #include "maps.h"
 
-enum pg_kind { PG_K_OTHER, PG_K_DICT, PG_K_LIST, PG_K_SET, PG_K_TUPLE, PG_K_INSTANCE, PG_K_TYPE };
+/* What a type is made from: the first builtin on its tp_base chain. */
+enum pg_kind { PG_K_OTHER, PG_K_DICT, PG_K_LIST, PG_K_SET, PG_K_TUPLE, PG_K_INSTANCE, PG_K_TYPE,
+	       PG_K_STRING, PG_K_UNICODE, PG_K_BYTEARRAY, PG_K_LONG };
 
 #define PG_TPFLAGS_HEAPTYPE (1UL << 9)
 #define PG_TPFLAGS_HAVE_GC (1UL << 14)
 #define PG_TPFLAGS_HAVE_WEAKREFS (1UL << 6)
+
+/* One walker for tp_base chains (types' kinds here, subtype_traverse's
+ * plan in traverse.c): loops are found by Brent's method, so a legitimate
+ * hierarchy of any depth (Python sets no limit) is walked, and the length
+ * is bounded for damaged cores. */
+#define PG_MAX_BASE_CHAIN 65536
+#define PG_STR_(x) #x
+#define PG_STR(x) PG_STR_(x)
+enum { PG_BASE_OK, PG_BASE_LOOP, PG_BASE_LONG };
+struct pg_base_walk {
+	uint64_t cur, mark;
+	unsigned long power, lam;
+	size_t steps;
+};
+void pg_base_walk_init(struct pg_base_walk *w, uint64_t type);
+/* Moves to `next` (the current type's tp_base, not NULL): PG_BASE_OK, or
+ * PG_BASE_LOOP / PG_BASE_LONG when the chain must not be followed. */
+int pg_base_walk_step(struct pg_base_walk *w, uint64_t next);
+/* "its tp_base chain loops" / "... is longer than N", for a warning. */
+const char *pg_base_walk_error(int r);
 
 struct pg_type {
 	uint64_t addr;
@@ -53,6 +75,7 @@ struct pg_heap {
 	size_t ntypes, captypes;
 	struct pg_u64map type_index;   /* type address -> index */
 	struct pg_u64map class_row;    /* old-style class address -> row */
+	struct pg_u64map base_kind;    /* type address -> kind, for tp_base chains */
 	struct pg_row *rows;
 	size_t nrows, caprows;
 	struct pg_strmap row_index;
@@ -70,9 +93,15 @@ struct pg_heap {
 	struct pg_gen gen[3];
 	bool collecting;
 
-	bool garbage_exists;           /* gc.garbage was created */
+	bool walk_limited;             /* --max-objects stopped the walk */
+
+	bool garbage_exists;           /* gc.garbage was created (its pointer is not NULL) */
+	bool garbage_claimed_known;    /* the list's ob_size was read and believed */
+	uint64_t garbage_claimed;      /* ... and is this */
 	struct pg_garbage_item *garbage;
-	size_t ngarbage;
+	size_t ngarbage;               /* items whose pointers were read (the first ngarbage) */
+	size_t garbage_unreadable;     /* of those, objects that could not be read */
+	char *garbage_problem;         /* why gc.garbage is not all there, or NULL */
 	uint64_t garbage_list;         /* address of the list object */
 };
 
@@ -84,8 +113,10 @@ void pg_heap_free(struct pg_heap *h);
 pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx);
 /* Row (type name, or class name for old-style instances) of an object. */
 uint32_t pg_heap_row_of(struct pg_heap *h, uint64_t obj, uint32_t type_idx);
-/* Bytes a user would count for the object: basic + items + gc head + owned
- * tables (dict, set) and item arrays (list). */
+/* sys.getsizeof() of the object: its type's __sizeof__ as CPython 2.7
+ * computes it (object's: basic + items; dict and set: + their table when
+ * not the small one; list: + the item array; str, unicode, bytearray,
+ * long: their own rules), plus the gc head when the object is gc'd. */
 uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *t);
 
 /* Frees the object table (h->obj, obj_type, obj_gen; nobj stays): the

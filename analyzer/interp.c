@@ -167,6 +167,7 @@ static const char *const static_type_syms[PG_T_COUNT] = {
 	[PG_T_INSTANCE] = "PyInstance_Type", [PG_T_CLASS] = "PyClass_Type",
 	[PG_T_STRING] = "PyString_Type", [PG_T_UNICODE] = "PyUnicode_Type",
 	[PG_T_INT] = "PyInt_Type", [PG_T_LONG] = "PyLong_Type", [PG_T_FLOAT] = "PyFloat_Type",
+	[PG_T_BOOL] = "PyBool_Type", [PG_T_BYTEARRAY] = "PyByteArray_Type",
 };
 
 pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_interp **ret)
@@ -248,6 +249,11 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 		}
 		in->types[t] = s->addr;
 	}
+	const struct pg_sym *ns;
+	pg_error *nerr = pg_symtab_find(&in->syms, "_Py_NoneStruct", STT_OBJECT, &ns);
+	if (!nerr)
+		in->none = ns->addr;
+	pg_error_destroy(nerr);
 	pg_log("interpreter: %s (build-id %s), ELF %s, DWARF %s, %zu symbols, generations at 0x%" PRIx64,
 	       in->modname, in->build_id, in->mainfile ? in->mainfile : "?",
 	       in->debugfile ? in->debugfile : "?", in->syms.n, in->gen0);

@@ -11,7 +11,7 @@
 enum pg_static_type {
 	PG_T_TYPE, PG_T_OBJECT, PG_T_DICT, PG_T_LIST, PG_T_TUPLE, PG_T_SET, PG_T_FROZENSET,
 	PG_T_INSTANCE, PG_T_CLASS, PG_T_STRING, PG_T_UNICODE, PG_T_INT, PG_T_LONG,
-	PG_T_FLOAT, PG_T_COUNT
+	PG_T_FLOAT, PG_T_BOOL, PG_T_BYTEARRAY, PG_T_COUNT
 };
 
 struct pg_interp {
@@ -28,6 +28,7 @@ struct pg_interp {
 	uint64_t garbage_var;   /* address of the `garbage` static, 0 if not found */
 	uint64_t collecting_var;
 	uint64_t types[PG_T_COUNT];
+	uint64_t none;          /* _Py_NoneStruct, 0 if not found */
 };
 
 pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_interp **ret);

@@ -5,7 +5,10 @@
 #include <string.h>
 
 enum { S_GCHEAD, S_OBJECT, S_VAROBJECT, S_TYPE, S_HEAPTYPE, S_MEMBERDEF, S_LIST, S_TUPLE,
-       S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_WEAKREF, S_COUNT };
+       S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_WEAKREF,
+       /* optional: values and sizes of untracked objects; without them
+        * there are no previews, and their sizes are the generic ones */
+       S_OPTIONAL, S_INT = S_OPTIONAL, S_FLOAT, S_LONG, S_UNICODE, S_BYTEARRAY, S_COUNT };
 
 static const char *const struct_names[S_COUNT] = {
 	[S_GCHEAD] = "PyGC_Head", [S_OBJECT] = "PyObject", [S_VAROBJECT] = "PyVarObject",
@@ -14,6 +17,8 @@ static const char *const struct_names[S_COUNT] = {
 	[S_DICTENTRY] = "PyDictEntry", [S_SET] = "PySetObject", [S_SETENTRY] = "setentry",
 	[S_STRING] = "PyStringObject", [S_CLASS] = "PyClassObject",
 	[S_INSTANCE] = "PyInstanceObject", [S_GEN] = "gc_generation", [S_WEAKREF] = "PyWeakReference",
+	[S_INT] = "PyIntObject", [S_FLOAT] = "PyFloatObject", [S_LONG] = "PyLongObject",
+	[S_UNICODE] = "PyUnicodeObject", [S_BYTEARRAY] = "PyByteArrayObject",
 };
 
 struct want_field {
@@ -85,6 +90,13 @@ static const struct want_field fields[] = {
 	F(S_GEN, "count", gen_count, true),
 	F(S_WEAKREF, "wr_callback", wr_callback, true),
 	F(S_WEAKREF, "wr_next", wr_next, true),
+	F(S_INT, "ob_ival", int_ival, false),
+	F(S_FLOAT, "ob_fval", float_fval, false),
+	F(S_LONG, "ob_digit", long_digit, false),
+	F(S_UNICODE, "length", unicode_length, false),
+	F(S_UNICODE, "str", unicode_str, false),
+	F(S_BYTEARRAY, "ob_alloc", bytearray_alloc, false),
+	F(S_BYTEARRAY, "ob_bytes", bytearray_bytes, false),
 };
 #undef F
 
@@ -106,6 +118,11 @@ static const size_t struct_size_off[S_COUNT] = {
 	[S_INSTANCE] = offsetof(struct pg_layout, instance_size),
 	[S_GEN] = offsetof(struct pg_layout, gen_size),
 	[S_WEAKREF] = offsetof(struct pg_layout, weakref_size),
+	[S_INT] = offsetof(struct pg_layout, int_size),
+	[S_FLOAT] = offsetof(struct pg_layout, float_size),
+	[S_LONG] = offsetof(struct pg_layout, long_size),
+	[S_UNICODE] = offsetof(struct pg_layout, unicode_size),
+	[S_BYTEARRAY] = offsetof(struct pg_layout, bytearray_size),
 };
 
 static bool is_complete(Dwarf_Die *d)
@@ -148,6 +165,19 @@ static bool find_member(Dwarf_Die *st, const char *name, Dwarf_Word *off, Dwarf_
 		return true;
 	} while (dwarf_siblingof(&child, &child) == 0);
 	return false;
+}
+
+/* sizeof(*member) for a pointer member; 0 when unknown. */
+static int32_t pointee_size(Dwarf_Die *st, const char *member)
+{
+	Dwarf_Word off, size = 0;
+	Dwarf_Die type, peeled, target;
+	Dwarf_Attribute a;
+	if (!find_member(st, member, &off, &type) || !peel(&type, &peeled) ||
+	    dwarf_tag(&peeled) != DW_TAG_pointer_type || !dwarf_attr(&peeled, DW_AT_type, &a) ||
+	    !dwarf_formref_die(&a, &target) || dwarf_aggregate_size(&target, &size) != 0 || size > 8)
+		return 0;
+	return (int32_t)size;
 }
 
 static pg_error *field_from_die(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f)
@@ -251,6 +281,10 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 		return ferr;
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++) {
+		if (!ws[i].found && i >= S_OPTIONAL) {
+			pg_log("layouts: the interpreter's DWARF has no %s", ws[i].name);
+			continue;
+		}
 		if (!ws[i].found)
 			return pg_error_create(PG_ERR_NOT_FOUND,
 					       "the interpreter's DWARF has no complete definition of %s",
@@ -263,6 +297,11 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
 		const struct want_field *wf = &fields[k];
 		struct pg_field *f = (struct pg_field *)((char *)l + wf->loff);
+		if (!ws[wf->s].found) {
+			f->off = -1;
+			f->size = 0;
+			continue;
+		}
 		pg_error *err = field_from_die(&ws[wf->s].die, ws[wf->s].name, wf->path, f);
 		if (err) {
 			if (wf->required || err->kind != PG_ERR_NOT_FOUND)
@@ -278,6 +317,9 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 			return pg_error_create(PG_ERR_INPUT, "DWARF: %s.%s lies outside the struct",
 					       ws[wf->s].name, wf->path);
 	}
+	l->unicode_char_size = 0;
+	if (ws[S_UNICODE].found && l->unicode_str.off >= 0)
+		l->unicode_char_size = pointee_size(&ws[S_UNICODE].die, "str");
 	*debug_build = l->ob_next.off >= 0;
 	pg_log("layouts from DWARF (%zu compile units read): PyGC_Head %d bytes, PyObject %d, PyTypeObject %d%s",
 	       ncu, l->gc_head_size, l->object_size, l->type_size, *debug_build ? ", Py_TRACE_REFS" : "");

@@ -54,6 +54,11 @@ struct pg_layout {
 	struct pg_field gen_head, gen_threshold, gen_count;
 	int32_t weakref_size;
 	struct pg_field wr_callback, wr_next;
+	/* optional (off -1 when the DWARF lacks them) */
+	int32_t int_size, float_size, long_size, unicode_size, bytearray_size;
+	struct pg_field int_ival, float_fval, long_digit, unicode_length, unicode_str,
+		bytearray_alloc, bytearray_bytes;
+	int32_t unicode_char_size;   /* sizeof(Py_UNICODE): 2 or 4; 0 unknown */
 };
 
 /* One struct wanted from a module's DWARF, by typedef name or struct tag;

@@ -15,9 +15,9 @@ struct pg_analysis {
 	struct pg_graph *graph;
 	struct pg_collect *coll;
 	struct pg_cycles *cycles;     /* NULL with --no-cycles */
-	size_t top;
+	size_t top;                   /* rows of the histogram in the text report */
 	size_t max_groups;            /* cycle groups shown in the text report */
-	bool components;              /* JSON: list every non-trivial component */            /* rows of the histogram in the text report */
+	bool components;              /* list every non-trivial component */
 };
 
 /* Both return 0, or -1 when writing failed. */
@@ -39,6 +39,7 @@ bool pg_pick_unreachable(const struct pg_collect *c, uint32_t i);
 bool pg_pick_uncollectable(const struct pg_collect *c, uint32_t i);
 bool pg_pick_finalizer(const struct pg_collect *c, uint32_t i);
 bool pg_pick_freed(const struct pg_collect *c, uint32_t i);
+bool pg_pick_deferred(const struct pg_collect *c, uint32_t i);
 const char *pg_made_by_name(enum pg_made_by m);
 /* Rows sorted by bytes (then count, then name), largest first; caller frees. */
 uint32_t *pg_rows_sorted(const struct pg_heap *h);

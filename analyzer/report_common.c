@@ -54,9 +54,14 @@ bool pg_pick_finalizer(const struct pg_collect *c, uint32_t i)
 	return pg_is_new_garbage(c, i);
 }
 
+bool pg_pick_deferred(const struct pg_collect *c, uint32_t i)
+{
+	return (c->state[i] & PG_S_UNREACHABLE) && pg_is_deferred(c, i);
+}
+
 bool pg_pick_freed(const struct pg_collect *c, uint32_t i)
 {
-	return (c->state[i] & PG_S_UNREACHABLE) && !pg_is_uncollectable(c, i);
+	return (c->state[i] & PG_S_UNREACHABLE) && !pg_survives(c, i);
 }
 
 static int rowsum_cmp(const void *a, const void *b)
@@ -97,3 +102,4 @@ struct pg_rowsum *pg_summarise(const struct pg_analysis *a, bool (*pick)(const s
 	*nrows_out = k;
 	return rs;
 }
+

@@ -1,24 +1,34 @@
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
+#include "text.h"
 
-/* A Graphviz string: quotes and backslashes escaped, control bytes dropped. */
+/* A Graphviz string (UTF-8, Graphviz's default charset) of text already
+ * escaped for people (text.h): quotes and backslashes escaped, a line
+ * break as \n. */
 static void dot_str(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '\n') {
+		if (*s == '\n') {
 			fputs("\\n", out);
 			continue;
 		}
-		if (ch == '"' || ch == '\\')
+		if (*s == '"' || *s == '\\')
 			fputc('\\', out);
-		if (ch >= 0x20 && ch < 0x7f)
-			fputc(ch, out);
+		fputc(*s, out);
 	}
 	fputc('"', out);
+}
+
+/* dot_str of text from the core, escaped first */
+static void dot_text(FILE *out, const char *s)
+{
+	char *e = pg_escape_dup(s);
+	dot_str(out, e ? e : "?");
+	free(e);
 }
 
 static void node_label(const struct pg_analysis *a, uint32_t v, char *buf, size_t cap)
@@ -34,10 +44,12 @@ static void node_label(const struct pg_analysis *a, uint32_t v, char *buf, size_
 	else if (t->itemsize || t->kind == PG_K_LIST)
 		err = pg_read_u64(&h->core->mem, g->addr[v] + (uint64_t)h->in->L.ob_size.off, &n);
 	pg_error_destroy(err);
+	char *name = pg_escape_dup(h->rows[row].name);
 	if (!err && (t->kind == PG_K_DICT || t->kind == PG_K_LIST || t->kind == PG_K_TUPLE))
-		snprintf(buf, cap, "%s (len %" PRIu64 ")\n0x%" PRIx64, h->rows[row].name, n, g->addr[v]);
+		snprintf(buf, cap, "%s (len %" PRIu64 ")\n0x%" PRIx64, name ? name : "?", n, g->addr[v]);
 	else
-		snprintf(buf, cap, "%s\n0x%" PRIx64, h->rows[row].name, g->addr[v]);
+		snprintf(buf, cap, "%s\n0x%" PRIx64, name ? name : "?", g->addr[v]);
+	free(name);
 }
 
 int pg_report_dot(FILE *out, const struct pg_analysis *a)
@@ -47,13 +59,19 @@ int pg_report_dot(FILE *out, const struct pg_analysis *a)
 	char buf[512];
 	fprintf(out, "digraph pycore_garbage {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n"
 		     "  edge [fontname=\"monospace\", fontsize=9];\n");
+	/* the groups the text report shows, in its order: gc.garbage's
+	 * patterns, then the collection's */
+	for (int pass = 0; pass < 2; pass++) {
 	size_t shown = 0;
-	for (size_t gi = 0; gi < cy->ngroups && shown < a->max_groups; gi++, shown++) {
+	for (size_t gi = 0; gi < cy->ngroups && shown < a->max_groups; gi++) {
 		const struct pg_cycle_group *gr = &cy->groups[gi];
+		if ((gr->kind == PG_CY_GARBAGE) != (pass == 0))
+			continue;
+		shown++;
 		fprintf(out, "  subgraph cluster_%zu {\n    label=", gi);
 		snprintf(buf, sizeof(buf), "x%" PRIu64 " %s%s%s", gr->components, pg_cycle_kind_name(gr->kind),
 			 gr->finalizer ? ": " : "", gr->finalizer ? gr->finalizer : "");
-		dot_str(out, buf);
+		dot_text(out, buf);
 		fprintf(out, ";\n");
 		for (size_t k = 0; k < gr->nsteps; k++) {
 			uint32_t v = gr->steps[k].from;
@@ -70,10 +88,11 @@ int pg_report_dot(FILE *out, const struct pg_analysis *a)
 		for (size_t k = 0; k < gr->nsteps; k++) {
 			pg_label_format(a->heap, &gr->steps[k].label, buf, sizeof(buf));
 			fprintf(out, "    g%zu_%zu -> g%zu_%zu [label=", gi, k, gi, (k + 1) % gr->nsteps);
-			dot_str(out, buf);
+			dot_text(out, buf);
 			fprintf(out, "];\n");
 		}
 		fprintf(out, "  }\n");
+	}
 	}
 	fprintf(out, "}\n");
 	return ferror(out) ? -1 : 0;

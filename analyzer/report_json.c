@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "report.h"
+#include "text.h"
 
 static json_t *addr_str(uint64_t a)
 {
@@ -13,14 +14,25 @@ static json_t *addr_str(uint64_t a)
 
 #define SET(obj, key, val) json_object_set_new((obj), (key), (val))
 
+/* A string from the core (or made of such): UTF-8, invalid bytes as U+FFFD. */
+static json_t *jstr(const char *s)
+{
+	if (!s)
+		return json_null();
+	char *u = pg_utf8_dup(s);
+	json_t *j = u ? json_string(u) : NULL;
+	free(u);
+	return j ? j : json_string("?");
+}
+
 static json_t *core_json(const struct pg_analysis *a)
 {
 	const struct pg_core *c = a->core;
 	json_t *o = json_object();
-	SET(o, "path", json_string(c->path));
+	SET(o, "path", jstr(c->path));
 	SET(o, "pid", json_integer(c->pid));
-	SET(o, "executable", a->in && a->in->modname ? json_string(a->in->modname) : json_null());
-	SET(o, "command", json_string(c->psargs));
+	SET(o, "executable", a->in && a->in->modname ? jstr(a->in->modname) : json_null());
+	SET(o, "command", jstr(c->psargs));
 	SET(o, "made_by", json_string(pg_made_by_name(c->made_by)));
 	SET(o, "signal", c->signal ? json_integer(c->signal) : json_null());
 	SET(o, "threads", json_integer(c->threads));
@@ -31,12 +43,12 @@ static json_t *core_json(const struct pg_analysis *a)
 static json_t *python_json(const struct pg_interp *in)
 {
 	json_t *o = json_object();
-	SET(o, "version", json_string(in->version));
+	SET(o, "version", jstr(in->version));
 	SET(o, "build", json_string(in->debug_build ? "debug" : "release"));
-	SET(o, "module", json_string(in->modname));
+	SET(o, "module", jstr(in->modname));
 	SET(o, "build_id", json_string(in->build_id));
-	SET(o, "elf_file", in->mainfile ? json_string(in->mainfile) : json_null());
-	SET(o, "debuginfo", in->debugfile ? json_string(in->debugfile) : json_null());
+	SET(o, "elf_file", in->mainfile ? jstr(in->mainfile) : json_null());
+	SET(o, "debuginfo", in->debugfile ? jstr(in->debugfile) : json_null());
 	SET(o, "layouts", json_string("dwarf"));
 	return o;
 }
@@ -51,7 +63,7 @@ static json_t *obj_list(const struct pg_analysis *a, bool (*pick)(const struct p
 		uint32_t row = pg_heap_row_of(a->heap, g->addr[i], g->type[i]);
 		json_t *o = json_object();
 		SET(o, "addr", addr_str(g->addr[i]));
-		SET(o, "type", json_string(a->heap->rows[row].name));
+		SET(o, "type", jstr(a->heap->rows[row].name));
 		if (a->heap->rows[row].oldstyle)
 			SET(o, "oldstyle", json_true());
 		json_array_append_new(arr, o);
@@ -70,7 +82,7 @@ static json_t *summary_json(const struct pg_analysis *a, bool (*pick)(const stru
 	json_t *types = json_array();
 	for (size_t i = 0; rs && i < nr; i++) {
 		json_t *r = json_object();
-		SET(r, "type", json_string(a->heap->rows[rs[i].row].name));
+		SET(r, "type", jstr(a->heap->rows[rs[i].row].name));
 		SET(r, "oldstyle", json_boolean(a->heap->rows[rs[i].row].oldstyle));
 		SET(r, "count", json_integer((json_int_t)rs[i].count));
 		SET(r, "bytes", json_integer((json_int_t)rs[i].bytes));
@@ -88,12 +100,14 @@ static json_t *collection_json(const struct pg_analysis *a)
 	SET(o, "unreachable", obj_list(a, pg_pick_unreachable));
 	SET(o, "finalizers", obj_list(a, pg_pick_finalizer));
 	SET(o, "uncollectable", obj_list(a, pg_pick_uncollectable));
+	SET(o, "deferred", obj_list(a, pg_pick_deferred));
 	SET(o, "approximate", json_boolean(a->graph->approximate));
 	json_t *s = json_object();
 	SET(s, "unreachable", summary_json(a, pg_pick_unreachable, c->n_unreachable, c->b_unreachable));
 	SET(s, "freed", summary_json(a, pg_pick_freed, c->n_freed, c->b_freed));
 	SET(s, "uncollectable", summary_json(a, pg_pick_uncollectable, c->n_uncollectable, c->b_uncollectable));
 	SET(s, "finalizers", summary_json(a, pg_pick_finalizer, c->n_finalizers, c->b_finalizers));
+	SET(s, "deferred", summary_json(a, pg_pick_deferred, c->n_deferred, c->b_deferred));
 	SET(s, "edges", json_integer((json_int_t)a->graph->nedges));
 	SET(s, "approximate_objects", json_integer((json_int_t)a->graph->approx_objects));
 	if (a->cycles) {
@@ -111,14 +125,8 @@ static json_t *components_json(const struct pg_analysis *a)
 	json_t *o = json_object(), *views[2] = { json_array(), json_array() };
 	for (size_t k = 0; k < cy->ncomps; k++) {
 		uint32_t first = cy->comp_first[k], end = cy->comp_first[k + 1];
-		if (end - first < 2) {
-			uint32_t v = cy->comp_members[first];
-			bool self = false;
-			for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
-				self |= g->eto[e] == v;
-			if (!self)
-				continue;
-		}
+		if (!pg_cycles_nontrivial(cy, g, (uint32_t)k))
+			continue;
 		json_t *m = json_array();
 		for (uint32_t i = first; i < end; i++)
 			json_array_append_new(m, addr_str(g->addr[cy->comp_members[i]]));
@@ -137,26 +145,30 @@ static json_t *cycles_json(const struct pg_analysis *a)
 	for (size_t i = 0; i < cy->ngroups; i++) {
 		const struct pg_cycle_group *gr = &cy->groups[i];
 		json_t *o = json_object();
-		SET(o, "shape", json_string(gr->shape));
+		SET(o, "shape", jstr(gr->shape));
 		SET(o, "kind", json_string(pg_cycle_kind_name(gr->kind)));
 		SET(o, "components", json_integer((json_int_t)gr->components));
 		SET(o, "objects", json_integer((json_int_t)gr->objects));
 		SET(o, "bytes", json_integer((json_int_t)gr->bytes));
-		SET(o, "finalizer", gr->finalizer ? json_string(gr->finalizer) : json_null());
+		json_t *ut = json_object();
+		SET(ut, "objects", json_integer((json_int_t)gr->untracked_objects));
+		SET(ut, "bytes", json_integer((json_int_t)gr->untracked_bytes));
+		SET(o, "untracked", ut);
+		SET(o, "finalizer", gr->finalizer ? jstr(gr->finalizer) : json_null());
 		json_t *ex = json_object(), *objs = json_array(), *edges = json_array();
 		for (size_t k = 0; k < gr->nsteps; k++) {
 			uint32_t v = gr->steps[k].from;
 			json_t *ob = json_object();
 			SET(ob, "addr", addr_str(g->addr[v]));
 			uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
-			SET(ob, "type", json_string(a->heap->rows[row].name));
+			SET(ob, "type", jstr(a->heap->rows[row].name));
 			json_array_append_new(objs, ob);
 			char lab[256];
 			pg_label_format(a->heap, &gr->steps[k].label, lab, sizeof(lab));
 			json_t *ed = json_object();
 			SET(ed, "from", addr_str(g->addr[gr->steps[k].from]));
 			SET(ed, "to", addr_str(g->addr[gr->steps[k].to]));
-			SET(ed, "label", json_string(lab));
+			SET(ed, "label", jstr(lab));
 			json_array_append_new(edges, ed);
 		}
 		SET(ex, "objects", objs);
@@ -194,6 +206,7 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	json_t *tr = json_object();
 	SET(tr, "count", json_integer((json_int_t)h->nobj));
 	SET(tr, "bytes", json_integer((json_int_t)h->total_bytes));
+	SET(tr, "complete", json_boolean(!h->walk_limited && h->gen[0].complete && h->gen[1].complete && h->gen[2].complete));
 	SET(root, "tracked", tr);
 
 	json_t *garb = json_array();
@@ -202,7 +215,7 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 		json_t *o = json_object();
 		SET(o, "addr", addr_str(gi->addr));
 		if (gi->row != UINT32_MAX) {
-			SET(o, "type", json_string(h->rows[gi->row].name));
+			SET(o, "type", jstr(h->rows[gi->row].name));
 			SET(o, "oldstyle", json_boolean(h->rows[gi->row].oldstyle));
 		} else {
 			SET(o, "type", json_null());
@@ -214,6 +227,9 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	}
 	SET(root, "garbage", garb);
 	SET(root, "garbage_list", h->garbage_exists ? addr_str(h->garbage_list) : json_null());
+	/* what the list says it holds, when its header could be read */
+	SET(root, "garbage_claimed", h->garbage_claimed_known ? json_integer((json_int_t)h->garbage_claimed) : json_null());
+	SET(root, "garbage_complete", json_boolean(!h->garbage_problem));
 
 	json_t *types = json_array();
 	uint32_t *order = pg_rows_sorted(h);
@@ -222,7 +238,7 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 		if (!r->count)
 			continue;
 		json_t *o = json_object();
-		SET(o, "type", json_string(r->name));
+		SET(o, "type", jstr(r->name));
 		SET(o, "oldstyle", json_boolean(r->oldstyle));
 		SET(o, "count", json_integer((json_int_t)r->count));
 		SET(o, "bytes", json_integer((json_int_t)r->bytes));
@@ -239,7 +255,7 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	SET(root, "partial", json_boolean(a->warn->partial));
 	json_t *warns = json_array();
 	for (size_t i = 0; i < a->warn->n; i++)
-		json_array_append_new(warns, json_string(a->warn->msgs[i]));
+		json_array_append_new(warns, jstr(a->warn->msgs[i]));
 	if (a->warn->dropped) {
 		char buf[80];
 		snprintf(buf, sizeof(buf), "%zu more warnings not shown", a->warn->dropped);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "text.h"
 
 /* 1234567 -> "1,234,567" */
 static const char *num(char *buf, size_t cap, uint64_t v)
@@ -36,6 +37,29 @@ static const char *bytes(char *buf, size_t cap, uint64_t v)
 	return buf;
 }
 
+/* Text from the core, escaped for a terminal (text.h): a few at a time,
+ * freed together. */
+#define NESC 8
+struct esc {
+	char *p[NESC];
+	int i;
+};
+
+static const char *E(struct esc *e, const char *s)
+{
+	free(e->p[e->i]);
+	e->p[e->i] = pg_escape_dup(s ? s : "");
+	const char *r = e->p[e->i] ? e->p[e->i] : "?";
+	e->i = (e->i + 1) % NESC;
+	return r;
+}
+
+static void esc_free(struct esc *e)
+{
+	for (int i = 0; i < NESC; i++)
+		free(e->p[i]);
+}
+
 struct garb_group {
 	uint32_t row;
 	uint64_t count, bytes;
@@ -50,73 +74,105 @@ static int group_cmp(const void *a, const void *b)
 	return (x->first > y->first) - (x->first < y->first);
 }
 
-static const struct pg_cycles *g_sort_groups;
-
-static int order_cmp(const void *a, const void *b)
+/* "4 objects" or "7 objects (5 tracked, 2 untracked that only they hold)" */
+static void objects_text(char *buf, size_t cap, uint64_t objects, uint64_t untracked)
 {
-	const struct pg_cycle_group *x = &g_sort_groups->groups[*(const size_t *)a];
-	const struct pg_cycle_group *y = &g_sort_groups->groups[*(const size_t *)b];
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	if (x->components != y->components)
-		return x->components > y->components ? -1 : 1;
-	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+	char b1[32], b2[32], b3[32];
+	if (!untracked)
+		snprintf(buf, cap, "%s tracked object%s", num(b1, sizeof(b1), objects), objects == 1 ? "" : "s");
+	else
+		snprintf(buf, cap, "%s objects (%s tracked, %s untracked that only they hold)",
+			 num(b1, sizeof(b1), objects), num(b2, sizeof(b2), objects - untracked),
+			 num(b3, sizeof(b3), untracked));
+}
+
+static bool in_view(const struct pg_cycle_group *gr, bool garbage_view)
+{
+	return (gr->kind == PG_CY_GARBAGE) == garbage_view;
 }
 
 static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_view)
 {
 	const struct pg_cycles *cy = a->cycles;
 	const struct pg_graph *g = a->graph;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], ob[160];
+	struct esc e = { 0 };
 	size_t shown = 0, total = 0;
-	/* groups are printed largest first: bytes, then components */
-	size_t *order = malloc((cy->ngroups + 1) * sizeof(*order));
-	if (!order)
-		return;
-	for (size_t i = 0; i < cy->ngroups; i++)
-		if ((cy->groups[i].kind == PG_CY_GARBAGE) == garbage_view)
-			order[total++] = i;
-	g_sort_groups = cy;
-	qsort(order, total, sizeof(*order), order_cmp);
-	g_sort_groups = NULL;
-	for (size_t k = 0; k < total && shown < a->max_groups; k++, shown++) {
-		const struct pg_cycle_group *gr = &cy->groups[order[k]];
-		fprintf(out, "  x%-8s %s%s\n", num(b1, sizeof(b1), gr->components), gr->shape,
-			gr->kind == PG_CY_COLLECTABLE ? "" : "");
-		if (gr->finalizer)
+	/* in the one order of the groups (cycles.h): largest first */
+	for (size_t i = 0; i < cy->ngroups; i++) {
+		const struct pg_cycle_group *gr = &cy->groups[i];
+		if (!in_view(gr, garbage_view))
+			continue;
+		total++;
+		if (shown >= a->max_groups)
+			continue;
+		shown++;
+		fprintf(out, "  x%-8s %s\n", num(b1, sizeof(b1), gr->components), E(&e, gr->shape));
+		if (gr->kind == PG_CY_DEFERRED)
+			fprintf(out, "            alive until the next collection: reached only from finalizer objects this one frees\n");
+		else if (gr->finalizer)
 			fprintf(out, "            %s because of %s\n",
-				gr->kind == PG_CY_GARBAGE ? "in gc.garbage" : "uncollectable", gr->finalizer);
-		uint64_t per = gr->components ? gr->objects / gr->components : 0;
-		uint64_t perb = gr->components ? gr->bytes / gr->components : 0;
+				gr->kind == PG_CY_GARBAGE ? "in gc.garbage" : "uncollectable", E(&e, gr->finalizer));
+		uint64_t c = gr->components ? gr->components : 1;
+		objects_text(ob, sizeof(ob), gr->objects / c, gr->untracked_objects / c);
 		uint32_t v = gr->steps[0].from;
 		uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
-		fprintf(out, "            %s objects, %s per cycle (%s in all); e.g. %s at 0x%" PRIx64 "\n",
-			num(b2, sizeof(b2), per), bytes(b3, sizeof(b3), perb), bytes(b1, sizeof(b1), gr->bytes),
-			a->heap->rows[row].name, g->addr[v]);
+		fprintf(out, "            %s, %s per cycle (%s in all", ob, bytes(b2, sizeof(b2), gr->bytes / c),
+			bytes(b1, sizeof(b1), gr->bytes));
+		if (gr->untracked_bytes)
+			fprintf(out, "; tracked %s", bytes(b3, sizeof(b3), gr->bytes - gr->untracked_bytes));
+		fprintf(out, "); e.g. %s at 0x%" PRIx64 "\n", E(&e, a->heap->rows[row].name), g->addr[v]);
 	}
 	if (total > shown)
 		fprintf(out, "  ... %zu more pattern%s (--max-groups N, or --json)\n", total - shown, total - shown == 1 ? "" : "s");
-	free(order);
+	esc_free(&e);
 }
 
 static size_t count_groups(const struct pg_cycles *cy, bool garbage_view)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < cy->ngroups; i++)
-		n += (cy->groups[i].kind == PG_CY_GARBAGE) == garbage_view;
+		n += in_view(&cy->groups[i], garbage_view);
 	return n;
 }
 
 #define ADDRS_PER_GROUP 5
 
+/* The headline when gc.garbage is not all there: what is known, and why
+ * the rest is not.  Returns true when nothing of it could be read. */
+static bool garbage_unread(FILE *out, const struct pg_heap *h)
+{
+	char b1[32], b2[32];
+	struct esc e = { 0 };
+	bool none = h->ngarbage == 0 || h->garbage_unreadable == h->ngarbage;
+	if (h->garbage_claimed_known && none)
+		fprintf(out, "gc.garbage claims %s entr%s; none could be read: %s\n\n",
+			num(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
+			E(&e, h->garbage_problem));
+	else if (h->garbage_claimed_known)
+		fprintf(out, "gc.garbage claims %s entr%s; %s could be read: %s\n",
+			num(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
+			num(b2, sizeof(b2), h->ngarbage - h->garbage_unreadable), E(&e, h->garbage_problem));
+	else if (h->garbage_exists)
+		fprintf(out, "gc.garbage exists (the list at 0x%" PRIx64 ") but could not be read: %s\n\n",
+			h->garbage_list, E(&e, h->garbage_problem));
+	else
+		fprintf(out, "gc.garbage could not be read: %s\n\n", E(&e, h->garbage_problem));
+	esc_free(&e);
+	return none || !h->garbage_claimed_known;
+}
+
 static void garbage_section(FILE *out, const struct pg_analysis *a)
 {
 	const struct pg_heap *h = a->heap;
-	char b1[32], b2[32];
+	char b1[32], b2[32], b3[32], b4[32];
+	struct esc e = { 0 };
 	if (!a->in->garbage_var) {
 		fprintf(out, "gc.garbage: not found in this interpreter (see warnings)\n\n");
 		return;
 	}
+	if (h->garbage_problem && garbage_unread(out, h))
+		return;
 	if (!h->ngarbage) {
 		fprintf(out, "gc.garbage is %s\n\n", h->garbage_exists ? "empty" : "not created yet (empty)");
 		return;
@@ -141,17 +197,22 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 		total += gi->size;
 	}
 	if (a->cycles) {
-		uint64_t kept = 0, kb = 0;
+		uint64_t kept = 0, kb = 0, ku = 0;
 		for (size_t i = 0; i < a->cycles->ngroups; i++)
 			if (a->cycles->groups[i].kind == PG_CY_GARBAGE) {
 				kept += a->cycles->groups[i].objects;
 				kb += a->cycles->groups[i].bytes;
+				ku += a->cycles->groups[i].untracked_objects;
 			}
 		size_t np = count_groups(a->cycles, true);
-		char b3[32], b4[32];
+		char ob[160];
+		objects_text(ob, sizeof(ob), kept, ku);
 		fprintf(out, "gc.garbage holds %s object%s keeping %s alive (%s): %zu leak pattern%s\n",
-			num(b1, sizeof(b1), h->ngarbage), h->ngarbage == 1 ? "" : "s", num(b3, sizeof(b3), kept), bytes(b4, sizeof(b4), kb),
+			num(b1, sizeof(b1), h->ngarbage), h->ngarbage == 1 ? "" : "s", ob, bytes(b4, sizeof(b4), kb),
 			np, np == 1 ? "" : "s");
+		if (h->walk_limited)
+			fprintf(out, "  (the walk stopped after %s tracked objects, --max-objects: only those are counted)\n",
+				num(b3, sizeof(b3), h->nobj));
 		print_groups(out, a, true);
 		fputc('\n', out);
 	}
@@ -161,14 +222,16 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
 			bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
 	free(group_of);
-	if (!gr)
+	if (!gr) {
+		esc_free(&e);
 		return;
+	}
 	qsort(gr, ng, sizeof(*gr), group_cmp);
 	for (size_t k = 0; k < ng; k++) {
 		const char *name = gr[k].row == UINT32_MAX ? "<unreadable>" : h->rows[gr[k].row].name;
 		bool old = gr[k].row != UINT32_MAX && h->rows[gr[k].row].oldstyle;
 		fprintf(out, "  x%-9s %-10s %s%s\n", num(b1, sizeof(b1), gr[k].count),
-			bytes(b2, sizeof(b2), gr[k].bytes), name, old ? " (old-style instance)" : "");
+			bytes(b2, sizeof(b2), gr[k].bytes), E(&e, name), old ? " (old-style instance)" : "");
 		size_t shown = 0;
 		for (size_t i = gr[k].first; i < h->ngarbage && shown < ADDRS_PER_GROUP; i++) {
 			const struct pg_garbage_item *gi = &h->garbage[i];
@@ -186,19 +249,22 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 	}
 	fputc('\n', out);
 	free(gr);
+	esc_free(&e);
 }
 
 static void top_types(FILE *out, const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t))
 {
 	char b1[32], b2[32];
+	struct esc e = { 0 };
 	size_t nr = 0;
 	struct pg_rowsum *rs = pg_summarise(a, pick, &nr);
 	for (size_t i = 0; rs && i < nr && i < 5; i++)
 		fprintf(out, "      %10s %10s  %s%s\n", num(b1, sizeof(b1), rs[i].count), bytes(b2, sizeof(b2), rs[i].bytes),
-			a->heap->rows[rs[i].row].name, a->heap->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
+			E(&e, a->heap->rows[rs[i].row].name), a->heap->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
 	if (nr > 5)
 		fprintf(out, "      ... %zu more types\n", nr - 5);
 	free(rs);
+	esc_free(&e);
 }
 
 static void collection_section(FILE *out, const struct pg_analysis *a)
@@ -210,15 +276,19 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 			a->graph->approximate ? " (approximate: see warnings)" : "");
 		return;
 	}
-	fprintf(out, "A full collection now would free %s objects (%s)", num(b1, sizeof(b1), c->n_freed),
-		bytes(b2, sizeof(b2), c->b_freed));
+	fprintf(out, "A full collection now would free %s tracked object%s (%s)", num(b1, sizeof(b1), c->n_freed),
+		c->n_freed == 1 ? "" : "s", bytes(b2, sizeof(b2), c->b_freed));
 	if (c->n_uncollectable)
-		fprintf(out, " and leave %s uncollectable objects (%s) behind %s finalizer%s, which gc.garbage would gain",
+		fprintf(out, " and leave %s tracked objects (%s) uncollectable behind %s finalizer%s, which gc.garbage would gain",
 			num(b3, sizeof(b3), c->n_uncollectable), bytes(b4, sizeof(b4), c->b_uncollectable),
 			num(b1, sizeof(b1), c->n_finalizers), c->n_finalizers == 1 ? "" : "s");
 	else
 		fprintf(out, " and add nothing to gc.garbage");
 	fprintf(out, "%s.\n", a->graph->approximate ? " (approximate: see warnings)" : "");
+	if (c->n_deferred)
+		fprintf(out, "  %s more tracked object%s (%s) survive%s it, reached only from finalizer objects it frees on the way;"
+			" the next collection frees %s.\n", num(b1, sizeof(b1), c->n_deferred), c->n_deferred == 1 ? "" : "s",
+			bytes(b2, sizeof(b2), c->b_deferred), c->n_deferred == 1 ? "s" : "", c->n_deferred == 1 ? "it" : "them");
 	if (a->cycles && count_groups(a->cycles, false)) {
 		size_t np = count_groups(a->cycles, false);
 		fprintf(out, "  %zu cycle pattern%s:\n", np, np == 1 ? "" : "s");
@@ -232,7 +302,42 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 		fprintf(out, "  uncollectable:\n");
 		top_types(out, a, pg_pick_uncollectable);
 	}
+	if (c->n_deferred) {
+		fprintf(out, "  deferred to the next collection:\n");
+		top_types(out, a, pg_pick_deferred);
+	}
 	fputc('\n', out);
+}
+
+#define MEMBERS_SHOWN 8
+
+static void components_section(FILE *out, const struct pg_analysis *a)
+{
+	const struct pg_cycles *cy = a->cycles;
+	const struct pg_graph *g = a->graph;
+	char b1[32], b2[32];
+	struct esc e = { 0 };
+	fprintf(out, "strongly connected components: %s in the unreachable set, %s that gc.garbage keeps alive\n",
+		num(b1, sizeof(b1), cy->nontrivial[0]), num(b2, sizeof(b2), cy->nontrivial[1]));
+	for (int view = 0; view < 2; view++) {
+		for (size_t k = 0; k < cy->ncomps; k++) {
+			if (cy->comp_view[k] != view || !pg_cycles_nontrivial(cy, g, (uint32_t)k))
+				continue;
+			uint32_t first = cy->comp_first[k], end = cy->comp_first[k + 1];
+			fprintf(out, "  %s %s object%s:", view ? "gc.garbage" : "unreachable",
+				num(b1, sizeof(b1), end - first), end - first == 1 ? "" : "s");
+			for (uint32_t m = first; m < end && m - first < MEMBERS_SHOWN; m++) {
+				uint32_t v = cy->comp_members[m];
+				uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
+				fprintf(out, "%s %s 0x%" PRIx64, m == first ? "" : ",", E(&e, a->heap->rows[row].name), g->addr[v]);
+			}
+			if (end - first > MEMBERS_SHOWN)
+				fprintf(out, ", ... %s more", num(b1, sizeof(b1), end - first - MEMBERS_SHOWN));
+			fputc('\n', out);
+		}
+	}
+	fputc('\n', out);
+	esc_free(&e);
 }
 
 int pg_report_text(FILE *out, const struct pg_analysis *a)
@@ -241,14 +346,15 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 	const struct pg_interp *in = a->in;
 	const struct pg_heap *h = a->heap;
 	char b1[32], b2[32], b3[32], b4[32], b5[32];
+	struct esc e = { 0 };
 	const char *base = strrchr(c->path, '/');
 	base = base ? base + 1 : c->path;
 	if (a->warn->partial)
 		fprintf(out, "PARTIAL RESULT: parts of this core could not be read; see the warnings at the end.\n\n");
-	fprintf(out, "%s  pid %d  %s  Python %.40s\n", base, c->pid, in->modname,
-		in->version[0] ? in->version : "2.7 (version string unreadable)");
+	fprintf(out, "%s  pid %d  %s  Python %.40s\n", E(&e, base), c->pid, E(&e, in->modname),
+		in->version[0] ? E(&e, in->version) : "2.7 (version string unreadable)");
 	fprintf(out, "  %s build; layouts from DWARF in %s\n", in->debug_build ? "debug (Py_TRACE_REFS)" : "release",
-		in->debugfile ? in->debugfile : "?");
+		in->debugfile ? E(&e, in->debugfile) : "?");
 	fprintf(out, "  %d thread%s, dumped by %s", c->threads, c->threads == 1 ? "" : "s",
 		c->made_by == PG_MADE_KERNEL ? "the kernel" : c->made_by == PG_MADE_GCORE ? "gcore" : "an unknown tool");
 	if (c->signal)
@@ -260,9 +366,13 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 
 	if (a->coll)
 		collection_section(out, a);
-	fprintf(out, "%s tracked objects (%s) in generations %s / %s / %s\n", num(b1, sizeof(b1), h->nobj),
-		bytes(b2, sizeof(b2), h->total_bytes), num(b3, sizeof(b3), h->gen[0].count),
+	if (a->cycles && a->components)
+		components_section(out, a);
+	fprintf(out, "%s%s tracked objects (%s) in generations %s / %s / %s\n", h->walk_limited ? "at least " : "",
+		num(b1, sizeof(b1), h->nobj), bytes(b2, sizeof(b2), h->total_bytes), num(b3, sizeof(b3), h->gen[0].count),
 		num(b4, sizeof(b4), h->gen[1].count), num(b5, sizeof(b5), h->gen[2].count));
+	if (h->walk_limited)
+		fprintf(out, "  the walk stopped after %s objects (--max-objects): the lists go on\n", num(b1, sizeof(b1), h->nobj));
 	fprintf(out, "  thresholds %" PRId64 " / %" PRId64 " / %" PRId64 ", counters %" PRId64 " / %" PRId64 " / %" PRId64 "%s\n",
 		h->gen[0].threshold, h->gen[1].threshold, h->gen[2].threshold, h->gen[0].counter,
 		h->gen[1].counter, h->gen[2].counter, h->collecting ? "; core taken DURING a collection" : "");
@@ -277,7 +387,7 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 		if (shown >= a->top)
 			continue;
 		fprintf(out, "  %10s %10s  %s%s\n", num(b1, sizeof(b1), r->count), bytes(b2, sizeof(b2), r->bytes),
-			r->name, r->oldstyle ? " (old-style instance)" : "");
+			E(&e, r->name), r->oldstyle ? " (old-style instance)" : "");
 		shown++;
 	}
 	if (nonzero > shown)
@@ -289,9 +399,10 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 	} else {
 		fprintf(out, "warnings:\n");
 		for (size_t i = 0; i < a->warn->n; i++)
-			fprintf(out, "  - %s\n", a->warn->msgs[i]);
+			fprintf(out, "  - %s\n", E(&e, a->warn->msgs[i]));
 		if (a->warn->dropped)
 			fprintf(out, "  - ... and %zu more\n", a->warn->dropped);
 	}
+	esc_free(&e);
 	return ferror(out) ? -1 : 0;
 }

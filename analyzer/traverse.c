@@ -12,7 +12,6 @@
 #define MAX_FIELDS 24
 #define MAX_AUX 8
 #define MAX_CANDS 8            /* definitions of one struct name kept per module */
-#define MAX_TP_BASE_CHAIN 65536 /* tp_base chains: loops found by Brent's method, length bounded */
 #define MAX_ITEMS (1ULL << 31) /* containers claiming more are not believed */
 #define T_OBJECT_EX 16
 #define SETUP_LOOP 120
@@ -813,14 +812,11 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 	const struct pg_layout *L = t->L;
 	size_t cap = 0;
 	uint32_t bidx = type_idx;
-	bool have_base = true, looped = false;
-	/* Brent's cycle detection: `mark` is re-set at powers of two, so a
-	 * loop in tp_base is caught after at most 2x its length plus its tail,
-	 * while a legitimate deep hierarchy (Python sets no limit) is walked. */
-	uint32_t mark = type_idx;
-	unsigned long power = 1, lam = 0;
-	int depth;
-	for (depth = 0; depth < MAX_TP_BASE_CHAIN; depth++) {
+	bool have_base = true;
+	int walk = PG_BASE_OK;
+	struct pg_base_walk bw;
+	pg_base_walk_init(&bw, h->types[type_idx].addr);
+	for (;;) {
 		const struct pg_type *bt = &h->types[bidx];
 		if (!bt->valid || bt->traverse != t->subtype_traverse)
 			break;
@@ -854,29 +850,18 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 			have_base = false;
 			break;
 		}
+		if ((walk = pg_base_walk_step(&bw, next)) != PG_BASE_OK)
+			break;
 		pg_error *err = pg_heap_type(h, next, &bidx);
 		if (err) {
 			pg_error_destroy(err);
 			have_base = false;
 			break;
 		}
-		if (bidx == mark) {
-			looped = true;
-			break;
-		}
-		if (++lam == power) {
-			mark = bidx;
-			power *= 2;
-			lam = 0;
-		}
 	}
 	const struct pg_type *ty = &h->types[type_idx];
-	if (looped) {
-		pg_warn_partial(h->warn, "type %s: its tp_base chain loops: base traversal skipped", ty->name);
-		have_base = false;
-	} else if (depth == MAX_TP_BASE_CHAIN) {
-		pg_warn_partial(h->warn, "type %s: its tp_base chain is longer than %d: base traversal skipped",
-				ty->name, MAX_TP_BASE_CHAIN);
+	if (walk != PG_BASE_OK) {
+		pg_warn_partial(h->warn, "type %s: %s: base traversal skipped", ty->name, pg_base_walk_error(walk));
 		have_base = false;
 	}
 	const struct pg_type *base = have_base ? &h->types[bidx] : NULL;
