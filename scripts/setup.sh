@@ -39,7 +39,8 @@ py2=${PYCORE_PYTHON2:-/usr/bin/python2.7}
 
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev libjansson-dev
       gdb graphviz file xz-utils groff-base)
-py_pkgs=(python2.7 python2.7-dbg)
+# libpython2.7-testsuite: CPython's own Lib/test, run as a fixture heap (scenario stdlib_suite)
+py_pkgs=(python2.7 python2.7-dbg libpython2.7-testsuite)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
