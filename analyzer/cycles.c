@@ -539,6 +539,19 @@ static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *
 	return err;
 }
 
+/* What the collection does with an unreachable object: 0 freed, 1 leaked
+ * (uncollectable), 2 deferred to the next collection. */
+static int fate_of(const struct pg_collect *c, uint32_t i)
+{
+	return pg_is_uncollectable(c, i) ? 1 : pg_is_deferred(c, i) ? 2 : 0;
+}
+
+/* The owner a rescued weakref passes on (kept in parent[] while owning). */
+static uint32_t thru_owner(const struct ctx *x, uint32_t v)
+{
+	return x->parent[v];
+}
+
 /* Bytes, then components, largest first; then in the order found (each
  * group's example component id is unique, and ids follow the order). */
 static int group_cmp(const void *a, const void *b)
@@ -655,17 +668,37 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 			x.queue[qt++] = cy->comp_members[m];
 		}
 	}
+	/* Ownership follows the collection's fate classes in view (a): a
+	 * component owns only objects that share its fate (freed, leaked,
+	 * deferred), so that each kind's groups add up to the collection's
+	 * count of that kind; and it passes through the weakrefs the collection
+	 * rescues (they are alive, what their callbacks reach is not). */
+	uint8_t *thru = pg_calloc(n ? n : 1, 1);
+	if (!thru) {
+		err = &pg_enomem;
+		goto out;
+	}
 	while (qh < qt) {
 		uint32_t v = x.queue[qh++];
-		const uint8_t *in = cy->comp_view[owner[v]] ? inb : ina;
+		uint32_t own = owner[v] != PG_NONE ? owner[v] : thru_owner(&x, v);
+		bool viewb = cy->comp_view[own];
+		const uint8_t *in = viewb ? inb : ina;
+		int fate = viewb ? 0 : fate_of(c, cy->comp_members[cy->comp_first[own]]);
 		for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++) {
 			uint32_t w = g->eto[e];
-			if (!in[w] || owner[w] != PG_NONE)
+			if (!viewb && !in[w] && (c->state[w] & PG_S_RESCUED) && !thru[w]) {
+				thru[w] = 1;
+				x.parent[w] = own;   /* the owner passed on through it */
+				x.queue[qt++] = w;
 				continue;
-			owner[w] = owner[v];
+			}
+			if (!in[w] || owner[w] != PG_NONE || (!viewb && fate_of(c, w) != fate))
+				continue;
+			owner[w] = own;
 			x.queue[qt++] = w;
 		}
 	}
+	free(thru);
 	for (size_t i = 0; i < n; i++) {
 		if (owner[i] == PG_NONE)
 			continue;
@@ -736,6 +769,8 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 		gr->bytes += cbytes[k];
 		gr->untracked_objects += uobj[k];
 		gr->untracked_bytes += ubytes[k];
+		cy->kind_tracked[kind] += cobj[k] - uobj[k];
+		cy->kind_tracked_bytes[kind] += cbytes[k] - ubytes[k];
 	}
 	/* the one order of the groups, for every report: largest first */
 	if (cy->ngroups > 1)

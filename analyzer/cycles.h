@@ -30,6 +30,11 @@ struct pg_cycles {
 	struct pg_cycle_group *groups;   /* largest first: bytes, then components, then as found */
 	size_t ngroups;
 	uint64_t nontrivial[2];          /* per view: (a) unreachable, (b) garbage */
+	/* tracked objects and bytes the groups of each kind hold (indexed by
+	 * enum pg_cycle_kind): in view (a), each kind's count never exceeds the
+	 * collection's; what is left belongs to no pattern (reached only from
+	 * objects of another fate, or through a weakref the collection rescues) */
+	uint64_t kind_tracked[4], kind_tracked_bytes[4];
 	uint32_t *comp;                  /* per graph index: component id or PG_NONE */
 	uint32_t *comp_first;            /* component members, CSR */
 	uint32_t *comp_members;

@@ -111,6 +111,17 @@ static json_t *collection_json(const struct pg_analysis *a)
 	SET(s, "edges", json_integer((json_int_t)a->graph->nedges));
 	SET(s, "approximate_objects", json_integer((json_int_t)a->graph->approx_objects));
 	if (a->cycles) {
+		/* of each set, what the cycle groups hold: the rest belongs to no pattern */
+		static const struct { const char *key; enum pg_cycle_kind kind; } in_patterns[] = {
+			{ "freed", PG_CY_COLLECTABLE }, { "uncollectable", PG_CY_UNCOLLECTABLE },
+			{ "deferred", PG_CY_DEFERRED },
+		};
+		for (size_t k = 0; k < sizeof(in_patterns) / sizeof(in_patterns[0]); k++) {
+			json_t *ip = json_object();
+			SET(ip, "count", json_integer((json_int_t)a->cycles->kind_tracked[in_patterns[k].kind]));
+			SET(ip, "bytes", json_integer((json_int_t)a->cycles->kind_tracked_bytes[in_patterns[k].kind]));
+			SET(json_object_get(s, in_patterns[k].key), "in_patterns", ip);
+		}
 		SET(s, "components_unreachable", json_integer((json_int_t)a->cycles->nontrivial[0]));
 		SET(s, "components_garbage", json_integer((json_int_t)a->cycles->nontrivial[1]));
 	}

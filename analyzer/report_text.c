@@ -293,6 +293,21 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 		size_t np = count_groups(a->cycles, false);
 		fprintf(out, "  %zu cycle pattern%s:\n", np, np == 1 ? "" : "s");
 		print_groups(out, a, false);
+		/* one definition: each kind's patterns and the totals above
+		 * count the same tracked objects; say where they differ */
+		const struct pg_cycles *cy = a->cycles;
+		struct { const char *what; uint64_t n, b; enum pg_cycle_kind k; } left[] = {
+			{ "freed", c->n_freed, c->b_freed, PG_CY_COLLECTABLE },
+			{ "uncollectable", c->n_uncollectable, c->b_uncollectable, PG_CY_UNCOLLECTABLE },
+			{ "deferred", c->n_deferred, c->b_deferred, PG_CY_DEFERRED },
+		};
+		for (size_t k = 0; k < 3; k++)
+			if (left[k].n > cy->kind_tracked[left[k].k])
+				fprintf(out, "  + %s %s tracked object%s (%s) in no pattern of their own (reached only from"
+					" objects of another fate, or through a weakref the collection rescues)\n",
+					num(b1, sizeof(b1), left[k].n - cy->kind_tracked[left[k].k]), left[k].what,
+					left[k].n - cy->kind_tracked[left[k].k] == 1 ? "" : "s",
+					bytes(b2, sizeof(b2), left[k].b - cy->kind_tracked_bytes[left[k].k]));
 	}
 	if (c->n_freed) {
 		fprintf(out, "  freed:\n");
