@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the whole pipeline with libFuzzer (clang, ASan+UBSan):
-#   fuzz_core   mutated core bytes            -> pg_main --json CORE
-#   fuzz_debug  mutated debug file of python2.7 -> pg_main --json --sysroot DIR CORE
+#   fuzz_core   mutated core bytes            -> a libpycore session: every analysis, every report, --object
+#   fuzz_debug  mutated debug file of python2.7 -> the same, with --sysroot DIR on a fixed core
 #
 #   scripts/fuzz.sh [MINUTES]   run both harnesses side by side for MINUTES (default 10)
 #   scripts/fuzz.sh --smoke     ~60 s in all, for CI: build, seed, 25 s per harness

@@ -10,29 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core.h"
-#include "heap.h"
-#include "interp.h"
-#include "report.h"
-#include "collect.h"
-#include "cycles.h"
-#include "graph.h"
-#include "traverse.h"
+#include "../report/report.h"
 #include "cli.h"
-
-#include <time.h>
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "pycore/pycore.h"
 
 #ifndef PG_VERSION
 #define PG_VERSION "0.1"
 #endif
 
+/* The exit status, as --help, the man page and the README document it. */
 enum { EXIT_ANALYSED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3 };
 
 static const char usage_text[] =
@@ -96,10 +82,10 @@ static int fail(pg_error *err)
 
 /* Writes the picture to a temporary name beside path, then renames it: a
  * failed run leaves no half-written file, and never an input overwritten. */
-static int pg_write_dot(const char *path, const struct pg_analysis *a)
+static int write_dot(const char *path, const struct pg_report *a)
 {
-	char *tmp = pg_asprintf("%s.tmp.XXXXXX", path);
-	if (!tmp)
+	char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -1;
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
@@ -129,6 +115,13 @@ static int pg_write_dot(const char *path, const struct pg_analysis *a)
 	return r;
 }
 
+/* --verbose: the library's log lines, on stderr under our name */
+static void log_stderr(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "pycore-garbage: %s\n", line);
+}
+
 static bool parse_size(const char *s, size_t *out)
 {
 	char *end;
@@ -143,7 +136,7 @@ static bool parse_size(const char *s, size_t *out)
 int pg_main(int argc, char **argv)
 {
 	optind = 0; /* reentrant: the fuzzer calls this many times */
-	pg_verbose = 0;
+	bool verbose = false;
 	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
@@ -163,7 +156,7 @@ int pg_main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct pg_core_options co = { 0 };
+	struct pg_session_options so = { 0 };
 	bool json = false, collect = true, cycles = true, have_object = false, components = false;
 	size_t max_groups = 10;
 	const char *dot = NULL;
@@ -179,9 +172,9 @@ int pg_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (c) {
 		case O_JSON: json = true; break;
-		case O_EXE: co.exe = optarg; break;
-		case O_SYSROOT: co.sysroot = optarg; break;
-		case O_DEBUGINFO: co.debuginfo_path = optarg; break;
+		case O_EXE: so.exe = optarg; break;
+		case O_SYSROOT: so.sysroot = optarg; break;
+		case O_DEBUGINFO: so.debuginfo_path = optarg; break;
 		case O_MAXOBJ:
 			if (!parse_size(optarg, &max_objects))
 				return usage_error("--max-objects takes a positive whole number, not '%s'", optarg);
@@ -207,7 +200,7 @@ int pg_main(int argc, char **argv)
 			have_object = true;
 			break;
 		}
-		case O_VERBOSE: pg_verbose = 1; break;
+		case O_VERBOSE: verbose = true; break;
 		case 'h': fputs(usage_text, stdout); return fflush(stdout) ? EXIT_INTERNAL : 0;
 		case 'V': printf("pycore-garbage %s\n", PG_VERSION); return fflush(stdout) ? EXIT_INTERNAL : 0;
 		default:
@@ -225,84 +218,59 @@ int pg_main(int argc, char **argv)
 		return usage_error("%s", "--dot draws cycles: it does not go with --no-collect");
 	if (optind != argc - 1)
 		return usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given");
-	co.path = argv[optind];
+	so.core = argv[optind];
 	if (dot && !dot_stdout) {
 		struct stat sa, sb;
-		if (stat(dot, &sa) == 0 && stat(co.path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+		if (stat(dot, &sa) == 0 && stat(so.core, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
 			return usage_error("--dot %s would write over the core", dot);
 	}
 
-	struct pg_warnings warn = { 0 };
-	struct pg_core *core = NULL;
-	struct pg_interp *in = NULL;
-	struct pg_heap *heap = NULL;
-	struct pg_traverse *trav = NULL;
-	struct pg_graph *graph = NULL;
-	struct pg_collect *coll = NULL;
-	struct pg_cycles *cyc = NULL;
+	if (verbose)
+		so.log = log_stderr;
+	pg_session *s = NULL;
 	int code = EXIT_ANALYSED;
-	double t0 = now_ms();
-	pg_error *err = pg_core_open(&co, &warn, &core);
-	double t1 = now_ms();
+	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;
+	pg_error *err = pg_session_open(&so, &s);
 	if (!err)
-		err = pg_interp_find(core, &warn, &in);
-	double t2 = now_ms();
-	if (!err)
-		err = pg_heap_walk(core, in, &warn, max_objects, &heap);
-	double t3 = now_ms();
-	if (!err && collect)
-		err = pg_traverse_new(heap, &trav);
-	if (!err && collect)
-		err = pg_graph_build(heap, trav, &graph);
-	double t4 = now_ms();
-	if (!err && collect)
-		err = pg_collect_run(heap, trav, graph, &coll);
-	double t5 = now_ms();
-	if (!err && (cycles || dot) && coll)
-		err = pg_cycles_find(heap, trav, graph, coll, &cyc);
-	double t6 = now_ms();
-	pg_log("time: open %.1f ms, interpreter %.1f ms, walk %.1f ms, graph %.1f ms, collect %.1f ms, cycles %.1f ms",
-	       t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5);
+		err = pg_session_analyze(s, what, max_objects);
 	if (err) {
 		code = fail(err);
-	} else {
-		struct pg_analysis a = { .core = core, .in = in, .heap = heap, .warn = &warn, .top = top,
-					   .trav = trav, .graph = graph, .coll = coll };
-		a.cycles = cyc;
-		a.max_groups = max_groups;
-		a.components = components;
-		int r;
-		if (have_object)
-			r = graph ? pg_report_object(stdout, &a, object_addr, json) : -2;
-		else if (dot_stdout)
-			r = cyc ? pg_report_dot(stdout, &a) : 0;
-		else
-			r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
-		if (r == -2) {
-			fprintf(stderr, "pycore-garbage: --object needs the object graph (drop --no-collect)\n");
-			code = EXIT_USAGE;
-			r = 0;
-		} else if (r == -3) {
-			fprintf(stderr, "pycore-garbage: 0x%" PRIx64 " is not an object in this core\n", object_addr);
-			code = EXIT_BAD_INPUT;
-			r = 0;
-		}
-		if (r == 0 && dot && !dot_stdout && cyc && pg_write_dot(dot, &a) != 0) {
-			fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", dot, strerror(errno));
-			code = EXIT_INTERNAL;
-		}
-		if (r != 0 || fflush(stdout) != 0) {
-			fprintf(stderr, "pycore-garbage: cannot write the report: %s\n", strerror(errno));
-			code = EXIT_INTERNAL;
-		}
+		pg_session_close(s);
+		return code;
 	}
-	pg_cycles_free(cyc);
-	pg_collect_free(coll);
-	pg_graph_free(graph);
-	pg_traverse_free(trav);
-	pg_heap_free(heap);
-	pg_interp_free(in);
-	pg_core_close(core);
-	pg_warnings_free(&warn);
+	struct pg_report a = { .s = s, .top = top, .max_groups = max_groups, .components = components };
+	int r = 0;
+	if (have_object) {
+		struct pg_object *o = NULL;
+		err = pg_session_object(s, object_addr, &o);
+		if (err && err->kind == PG_ERR_USAGE) {
+			fprintf(stderr, "pycore-garbage: %s\n", err->message);
+			pg_error_destroy(err);
+			code = EXIT_USAGE;
+		} else if (err && err->kind == PG_ERR_NOT_FOUND) {
+			fprintf(stderr, "pycore-garbage: %s\n", err->message);
+			pg_error_destroy(err);
+			code = EXIT_BAD_INPUT;
+		} else if (err) {
+			pg_session_close(s);
+			return fail(err);
+		} else {
+			r = pg_report_object(stdout, &a, o, json);
+			pg_object_free(o);
+		}
+	} else if (dot_stdout) {
+		r = pg_session_cycles(s) ? pg_report_dot(stdout, &a) : 0;
+	} else {
+		r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
+	}
+	if (r == 0 && code == EXIT_ANALYSED && dot && !dot_stdout && pg_session_cycles(s) && write_dot(dot, &a) != 0) {
+		fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", dot, strerror(errno));
+		code = EXIT_INTERNAL;
+	}
+	if (r != 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "pycore-garbage: cannot write the report: %s\n", strerror(errno));
+		code = EXIT_INTERNAL;
+	}
+	pg_session_close(s);
 	return code;
 }

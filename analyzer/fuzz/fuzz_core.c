@@ -3,8 +3,10 @@
  * Built twice from this file (meson -Dfuzz=true, clang only):
  *
  *   fuzz_core   the input is a core file.  It is written to a memfd and the
- *               analyzer opens it as /proc/self/fd/N, exactly as it would a
- *               core on disk: pg_main("--json", path).
+ *               library opens it as /proc/self/fd/N, exactly as it would a
+ *               core on disk: a session (libpycore's API) with every
+ *               analysis, the JSON and text reports, and --object on the
+ *               first gc.garbage entry and cycle example.
  *
  *   fuzz_debug  (PG_FUZZ_DEBUGFILE) the input is the separate debug file of
  *               /usr/bin/python2.7.  At start-up a sysroot is made in a temp
@@ -15,10 +17,9 @@
  *               PG_FUZZ_CORE) with --sysroot: the DWARF, symbol and ELF
  *               readers see untrusted bytes.
  *
- * The report goes to /dev/null (stdout is redirected once, at init); what the
- * analyzer prints on stderr stays (run libFuzzer with -close_fd_mask=2 to
- * hide it).  A non-zero exit status is not a failure: only crashes,
- * sanitizer reports, leaks, timeouts and out-of-memory are.
+ * The reports go to /dev/null; nothing is logged.  An error from the library
+ * is not a failure: only crashes, sanitizer reports, leaks, timeouts and
+ * out-of-memory are.
  *
  * Environment for fuzz_debug:
  *   PG_FUZZ_CORE       the core to analyse (required)
@@ -37,13 +38,46 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../cli.h"
+#include "../report/report.h"
+#include "pycore/pycore.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int input_fd = -1;        /* where each input is written */
 static char input_path[4096];    /* the name the analyzer opens */
+static FILE *sink;               /* the reports go here (/dev/null) */
+
+/* One session over the whole library: what `pycore-garbage --json` and the
+ * text report do, and two --object queries. */
+static void analyse(const char *core, const char *sysroot)
+{
+	struct pg_session_options o = { .core = core, .sysroot = sysroot };
+	pg_session *s = NULL;
+	pg_error *err = pg_session_open(&o, &s);
+	if (!err)
+		err = pg_session_analyze(s, PG_ANALYZE_CYCLES, 0);
+	if (!err) {
+		struct pg_report r = { .s = s, .top = 25, .max_groups = 10, .components = true };
+		pg_report_json(sink, &r);
+		pg_report_text(sink, &r);
+		pg_report_dot(sink, &r);
+		const struct pg_model *m = pg_session_model(s);
+		const struct pg_cycles *cy = pg_session_cycles(s);
+		uint64_t addrs[2] = { m->ngarbage ? m->garbage[0].addr : 0,
+				      cy && cy->ngroups ? m->addr[cy->groups[0].steps[0].from] : 0 };
+		for (int k = 0; k < 2; k++) {
+			struct pg_object *obj = NULL;
+			pg_error *oe = addrs[k] ? pg_session_object(s, addrs[k], &obj) : NULL;
+			if (obj)
+				pg_report_object(sink, &r, obj, k == 1);
+			pg_object_free(obj);
+			pg_error_destroy(oe);
+		}
+	}
+	pg_error_destroy(err);
+	pg_session_close(s);
+}
 
 static void die(const char *what)
 {
@@ -53,11 +87,9 @@ static void die(const char *what)
 
 static void quiet_stdout(void)
 {
-	fflush(stdout);
-	int devnull = open("/dev/null", O_WRONLY);
-	if (devnull < 0 || dup2(devnull, STDOUT_FILENO) < 0)
-		die("redirecting stdout to /dev/null");
-	close(devnull);
+	sink = fopen("/dev/null", "w");
+	if (!sink)
+		die("opening /dev/null");
 }
 
 static void write_all(int fd, const uint8_t *data, size_t size)
@@ -92,8 +124,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	write_all(input_fd, data, size);
-	char *args[] = { "pycore-garbage", "--json", input_path, NULL };
-	pg_main(3, args);
+	analyse(input_path, NULL);
 	return 0;
 }
 
@@ -213,8 +244,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	write_all(input_fd, data, size);
-	char *args[] = { "pycore-garbage", "--json", "--sysroot", sysroot, (char *)core_path, NULL };
-	pg_main(5, args);
+	analyse(core_path, sysroot);
 	return 0;
 }
 

@@ -12,12 +12,10 @@ const char *pg_made_by_name(enum pg_made_by m)
 	}
 }
 
-static const struct pg_heap *g_sort_heap;
-
-static int row_cmp(const void *a, const void *b)
+static int row_cmp(const void *a, const void *b, void *rows)
 {
-	const struct pg_row *x = &g_sort_heap->rows[*(const uint32_t *)a];
-	const struct pg_row *y = &g_sort_heap->rows[*(const uint32_t *)b];
+	const struct pg_row *x = &((const struct pg_row *)rows)[*(const uint32_t *)a];
+	const struct pg_row *y = &((const struct pg_row *)rows)[*(const uint32_t *)b];
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
 	if (x->count != y->count)
@@ -26,16 +24,14 @@ static int row_cmp(const void *a, const void *b)
 	return c ? c : (int)x->oldstyle - (int)y->oldstyle;
 }
 
-uint32_t *pg_rows_sorted(const struct pg_heap *h)
+uint32_t *pg_rows_sorted(const struct pg_model *m)
 {
-	uint32_t *idx = malloc((h->nrows ? h->nrows : 1) * sizeof(*idx));
+	uint32_t *idx = malloc((m->nrows ? m->nrows : 1) * sizeof(*idx));
 	if (!idx)
 		return NULL;
-	for (size_t i = 0; i < h->nrows; i++)
+	for (size_t i = 0; i < m->nrows; i++)
 		idx[i] = (uint32_t)i;
-	g_sort_heap = h;
-	qsort(idx, h->nrows, sizeof(*idx), row_cmp);
-	g_sort_heap = NULL;
+	qsort_r(idx, m->nrows, sizeof(*idx), row_cmp, m->rows);
 	return idx;
 }
 
@@ -74,25 +70,23 @@ static int rowsum_cmp(const void *a, const void *b)
 	return (x->row > y->row) - (x->row < y->row);
 }
 
-struct pg_rowsum *pg_summarise(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t),
-			       size_t *nrows_out)
+struct pg_rowsum *pg_summarise(const struct pg_model *m, const struct pg_collect *c,
+			       bool (*pick)(const struct pg_collect *, uint32_t), size_t *nrows_out)
 {
-	struct pg_heap *h = a->heap;
-	const struct pg_graph *g = a->graph;
 	*nrows_out = 0;
-	size_t cap = h->nrows;
+	size_t cap = m->nrows;
 	struct pg_rowsum *rs = calloc(cap + 1, sizeof(*rs));
 	if (!rs)
 		return NULL;
-	for (uint32_t i = 0; i < g->n; i++) {
-		if (!pick(a->coll, i))
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (!pick(c, i))
 			continue;
-		uint32_t row = pg_heap_row_of(h, g->addr[i], g->type[i]);
-		if (row >= cap) /* every graph object was named during the walk */
+		uint32_t row = m->row[i];
+		if (row >= cap)
 			continue;
 		rs[row].row = row;
 		rs[row].count++;
-		rs[row].bytes += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+		rs[row].bytes += pg_model_size(m, i);
 	}
 	size_t k = 0;
 	for (size_t r = 0; r < cap; r++)
@@ -103,3 +97,19 @@ struct pg_rowsum *pg_summarise(const struct pg_analysis *a, bool (*pick)(const s
 	return rs;
 }
 
+const char *pg_state_text(const struct pg_collect *c, uint32_t i)
+{
+	if (i == PG_NONE)
+		return "untracked: not in the gc lists";
+	if (!c)
+		return "not computed";
+	if (c->state[i] & PG_S_REACHABLE)
+		return "reachable";
+	if (pg_is_new_garbage(c, i))
+		return "unreachable, uncollectable: has a finalizer, gc.garbage would gain it";
+	if (pg_is_uncollectable(c, i))
+		return "unreachable, uncollectable: reached from a finalizer";
+	if (pg_is_deferred(c, i))
+		return "unreachable, survives a full collection (reached only from finalizer objects it frees); the next one frees it";
+	return "unreachable, freed by a full collection";
+}

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "report.h"
-#include "text.h"
+#include "../lib/base/text.h"
 
 static json_t *addr_str(uint64_t a)
 {
@@ -25,14 +25,15 @@ static json_t *jstr(const char *s)
 	return j ? j : json_string("?");
 }
 
-static json_t *core_json(const struct pg_analysis *a)
+static json_t *core_json(const struct pg_report *a)
 {
-	const struct pg_core *c = a->core;
+	const struct pg_core_info *c = pg_session_core(a->s);
+	const struct pg_interp_info *in = pg_session_interp(a->s);
 	json_t *o = json_object();
 	SET(o, "path", jstr(c->path));
 	SET(o, "pid", json_integer(c->pid));
-	SET(o, "executable", a->in && a->in->modname ? jstr(a->in->modname) : json_null());
-	SET(o, "command", jstr(c->psargs));
+	SET(o, "executable", in && in->modname ? jstr(in->modname) : json_null());
+	SET(o, "command", jstr(c->command));
 	SET(o, "made_by", json_string(pg_made_by_name(c->made_by)));
 	SET(o, "signal", c->signal ? json_integer(c->signal) : json_null());
 	SET(o, "threads", json_integer(c->threads));
@@ -40,7 +41,7 @@ static json_t *core_json(const struct pg_analysis *a)
 	return o;
 }
 
-static json_t *python_json(const struct pg_interp *in)
+static json_t *python_json(const struct pg_interp_info *in)
 {
 	json_t *o = json_object();
 	SET(o, "version", jstr(in->version));
@@ -49,41 +50,43 @@ static json_t *python_json(const struct pg_interp *in)
 	SET(o, "build_id", json_string(in->build_id));
 	SET(o, "elf_file", in->mainfile ? jstr(in->mainfile) : json_null());
 	SET(o, "debuginfo", in->debugfile ? jstr(in->debugfile) : json_null());
-	SET(o, "layouts", json_string("dwarf"));
+	SET(o, "layouts", json_string(in->layouts));
 	return o;
 }
 
-static json_t *obj_list(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t))
+static json_t *obj_list(const struct pg_report *a, bool (*pick)(const struct pg_collect *, uint32_t))
 {
-	const struct pg_graph *g = a->graph;
+	const struct pg_model *g = pg_session_model(a->s);
+	const struct pg_collect *c = pg_session_collect(a->s);
 	json_t *arr = json_array();
 	for (uint32_t i = 0; i < g->n; i++) {
-		if (!pick(a->coll, i))
+		if (!pick(c, i))
 			continue;
-		uint32_t row = pg_heap_row_of(a->heap, g->addr[i], g->type[i]);
+		uint32_t row = g->row[i];
 		json_t *o = json_object();
 		SET(o, "addr", addr_str(g->addr[i]));
-		SET(o, "type", jstr(a->heap->rows[row].name));
-		if (a->heap->rows[row].oldstyle)
+		SET(o, "type", jstr(g->rows[row].name));
+		if (g->rows[row].oldstyle)
 			SET(o, "oldstyle", json_true());
 		json_array_append_new(arr, o);
 	}
 	return arr;
 }
 
-static json_t *summary_json(const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t),
+static json_t *summary_json(const struct pg_report *a, bool (*pick)(const struct pg_collect *, uint32_t),
 			    size_t count, uint64_t bytes)
 {
 	json_t *o = json_object();
 	SET(o, "count", json_integer((json_int_t)count));
 	SET(o, "bytes", json_integer((json_int_t)bytes));
 	size_t nr = 0;
-	struct pg_rowsum *rs = pg_summarise(a, pick, &nr);
+	const struct pg_model *m = pg_session_model(a->s);
+	struct pg_rowsum *rs = pg_summarise(m, pg_session_collect(a->s), pick, &nr);
 	json_t *types = json_array();
 	for (size_t i = 0; rs && i < nr; i++) {
 		json_t *r = json_object();
-		SET(r, "type", jstr(a->heap->rows[rs[i].row].name));
-		SET(r, "oldstyle", json_boolean(a->heap->rows[rs[i].row].oldstyle));
+		SET(r, "type", jstr(m->rows[rs[i].row].name));
+		SET(r, "oldstyle", json_boolean(m->rows[rs[i].row].oldstyle));
 		SET(r, "count", json_integer((json_int_t)rs[i].count));
 		SET(r, "bytes", json_integer((json_int_t)rs[i].bytes));
 		json_array_append_new(types, r);
@@ -93,24 +96,26 @@ static json_t *summary_json(const struct pg_analysis *a, bool (*pick)(const stru
 	return o;
 }
 
-static json_t *collection_json(const struct pg_analysis *a)
+static json_t *collection_json(const struct pg_report *a)
 {
-	const struct pg_collect *c = a->coll;
+	const struct pg_collect *c = pg_session_collect(a->s);
+	const struct pg_model *g = pg_session_model(a->s);
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
 	json_t *o = json_object();
 	SET(o, "unreachable", obj_list(a, pg_pick_unreachable));
 	SET(o, "finalizers", obj_list(a, pg_pick_finalizer));
 	SET(o, "uncollectable", obj_list(a, pg_pick_uncollectable));
 	SET(o, "deferred", obj_list(a, pg_pick_deferred));
-	SET(o, "approximate", json_boolean(a->graph->approximate));
+	SET(o, "approximate", json_boolean(g->approximate));
 	json_t *s = json_object();
 	SET(s, "unreachable", summary_json(a, pg_pick_unreachable, c->n_unreachable, c->b_unreachable));
 	SET(s, "freed", summary_json(a, pg_pick_freed, c->n_freed, c->b_freed));
 	SET(s, "uncollectable", summary_json(a, pg_pick_uncollectable, c->n_uncollectable, c->b_uncollectable));
 	SET(s, "finalizers", summary_json(a, pg_pick_finalizer, c->n_finalizers, c->b_finalizers));
 	SET(s, "deferred", summary_json(a, pg_pick_deferred, c->n_deferred, c->b_deferred));
-	SET(s, "edges", json_integer((json_int_t)a->graph->nedges));
-	SET(s, "approximate_objects", json_integer((json_int_t)a->graph->approx_objects));
-	if (a->cycles) {
+	SET(s, "edges", json_integer((json_int_t)g->nedges));
+	SET(s, "approximate_objects", json_integer((json_int_t)g->approx_objects));
+	if (cy) {
 		/* of each set, what the cycle groups hold: the rest belongs to no pattern */
 		static const struct { const char *key; enum pg_cycle_kind kind; } in_patterns[] = {
 			{ "freed", PG_CY_COLLECTABLE }, { "uncollectable", PG_CY_UNCOLLECTABLE },
@@ -118,21 +123,21 @@ static json_t *collection_json(const struct pg_analysis *a)
 		};
 		for (size_t k = 0; k < sizeof(in_patterns) / sizeof(in_patterns[0]); k++) {
 			json_t *ip = json_object();
-			SET(ip, "count", json_integer((json_int_t)a->cycles->kind_tracked[in_patterns[k].kind]));
-			SET(ip, "bytes", json_integer((json_int_t)a->cycles->kind_tracked_bytes[in_patterns[k].kind]));
+			SET(ip, "count", json_integer((json_int_t)cy->kind_tracked[in_patterns[k].kind]));
+			SET(ip, "bytes", json_integer((json_int_t)cy->kind_tracked_bytes[in_patterns[k].kind]));
 			SET(json_object_get(s, in_patterns[k].key), "in_patterns", ip);
 		}
-		SET(s, "components_unreachable", json_integer((json_int_t)a->cycles->nontrivial[0]));
-		SET(s, "components_garbage", json_integer((json_int_t)a->cycles->nontrivial[1]));
+		SET(s, "components_unreachable", json_integer((json_int_t)cy->nontrivial[0]));
+		SET(s, "components_garbage", json_integer((json_int_t)cy->nontrivial[1]));
 	}
 	SET(o, "summary", s);
 	return o;
 }
 
-static json_t *components_json(const struct pg_analysis *a)
+static json_t *components_json(const struct pg_report *a)
 {
-	const struct pg_cycles *cy = a->cycles;
-	const struct pg_graph *g = a->graph;
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
+	const struct pg_model *g = pg_session_model(a->s);
 	json_t *o = json_object(), *views[2] = { json_array(), json_array() };
 	for (size_t k = 0; k < cy->ncomps; k++) {
 		uint32_t first = cy->comp_first[k], end = cy->comp_first[k + 1];
@@ -148,10 +153,10 @@ static json_t *components_json(const struct pg_analysis *a)
 	return o;
 }
 
-static json_t *cycles_json(const struct pg_analysis *a)
+static json_t *cycles_json(const struct pg_report *a)
 {
-	const struct pg_cycles *cy = a->cycles;
-	const struct pg_graph *g = a->graph;
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
+	const struct pg_model *g = pg_session_model(a->s);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < cy->ngroups; i++) {
 		const struct pg_cycle_group *gr = &cy->groups[i];
@@ -171,11 +176,9 @@ static json_t *cycles_json(const struct pg_analysis *a)
 			uint32_t v = gr->steps[k].from;
 			json_t *ob = json_object();
 			SET(ob, "addr", addr_str(g->addr[v]));
-			uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
-			SET(ob, "type", jstr(a->heap->rows[row].name));
+			SET(ob, "type", jstr(g->rows[g->row[v]].name));
 			json_array_append_new(objs, ob);
-			char lab[256];
-			pg_label_format(a->heap, &gr->steps[k].label, lab, sizeof(lab));
+			const char *lab = gr->steps[k].label;
 			json_t *ed = json_object();
 			SET(ed, "from", addr_str(g->addr[gr->steps[k].from]));
 			SET(ed, "to", addr_str(g->addr[gr->steps[k].to]));
@@ -196,28 +199,28 @@ static json_t *cycles_json(const struct pg_analysis *a)
 	return arr;
 }
 
-int pg_report_json(FILE *out, const struct pg_analysis *a)
+int pg_report_json(FILE *out, const struct pg_report *a)
 {
-	const struct pg_heap *h = a->heap;
+	const struct pg_model *h = pg_session_model(a->s);
 	json_t *root = json_object();
 	SET(root, "schema", json_string("pycore-garbage/1"));
 	SET(root, "core", core_json(a));
-	SET(root, "python", python_json(a->in));
+	SET(root, "python", python_json(pg_session_interp(a->s)));
 	json_t *gens = json_array();
 	for (int g = 0; g < 3; g++) {
 		json_t *o = json_object();
-		SET(o, "count", json_integer((json_int_t)h->gen[g].count));
-		SET(o, "threshold", json_integer(h->gen[g].threshold));
-		SET(o, "counter", json_integer(h->gen[g].counter));
-		SET(o, "complete", json_boolean(h->gen[g].complete));
+		SET(o, "count", json_integer((json_int_t)h->gens[g].count));
+		SET(o, "threshold", json_integer(h->gens[g].threshold));
+		SET(o, "counter", json_integer(h->gens[g].counter));
+		SET(o, "complete", json_boolean(h->gens[g].complete));
 		json_array_append_new(gens, o);
 	}
 	SET(root, "generations", gens);
 	SET(root, "collecting", json_boolean(h->collecting));
 	json_t *tr = json_object();
-	SET(tr, "count", json_integer((json_int_t)h->nobj));
-	SET(tr, "bytes", json_integer((json_int_t)h->total_bytes));
-	SET(tr, "complete", json_boolean(!h->walk_limited && h->gen[0].complete && h->gen[1].complete && h->gen[2].complete));
+	SET(tr, "count", json_integer((json_int_t)h->tracked));
+	SET(tr, "bytes", json_integer((json_int_t)h->tracked_bytes));
+	SET(tr, "complete", json_boolean(!h->walk_limited && h->gens[0].complete && h->gens[1].complete && h->gens[2].complete));
 	SET(root, "tracked", tr);
 
 	json_t *garb = json_array();
@@ -257,19 +260,19 @@ int pg_report_json(FILE *out, const struct pg_analysis *a)
 	}
 	free(order);
 	SET(root, "types", types);
-	if (a->coll)
+	if (pg_session_collect(a->s))
 		SET(root, "collection", collection_json(a));
-	if (a->cycles)
+	if (pg_session_cycles(a->s))
 		SET(root, "cycles", cycles_json(a));
-	if (a->cycles && a->components)
+	if (pg_session_cycles(a->s) && a->components)
 		SET(root, "components", components_json(a));
-	SET(root, "partial", json_boolean(a->warn->partial));
+	SET(root, "partial", json_boolean(pg_session_partial(a->s)));
 	json_t *warns = json_array();
-	for (size_t i = 0; i < a->warn->n; i++)
-		json_array_append_new(warns, jstr(a->warn->msgs[i]));
-	if (a->warn->dropped) {
+	for (size_t i = 0; i < pg_session_nwarnings(a->s); i++)
+		json_array_append_new(warns, jstr(pg_session_warning(a->s, i)));
+	if (pg_session_warnings_dropped(a->s)) {
 		char buf[80];
-		snprintf(buf, sizeof(buf), "%zu more warnings not shown", a->warn->dropped);
+		snprintf(buf, sizeof(buf), "%zu more warnings not shown", pg_session_warnings_dropped(a->s));
 		json_array_append_new(warns, json_string(buf));
 	}
 	SET(root, "warnings", warns);

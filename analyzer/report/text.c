@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "report.h"
-#include "text.h"
+#include "../lib/base/text.h"
 
 /* 1234567 -> "1,234,567" */
 static const char *num(char *buf, size_t cap, uint64_t v)
@@ -91,10 +91,10 @@ static bool in_view(const struct pg_cycle_group *gr, bool garbage_view)
 	return (gr->kind == PG_CY_GARBAGE) == garbage_view;
 }
 
-static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_view)
+static void print_groups(FILE *out, const struct pg_report *a, bool garbage_view)
 {
-	const struct pg_cycles *cy = a->cycles;
-	const struct pg_graph *g = a->graph;
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
+	const struct pg_model *g = pg_session_model(a->s);
 	char b1[32], b2[32], b3[32], ob[160];
 	struct esc e = { 0 };
 	size_t shown = 0, total = 0;
@@ -116,12 +116,12 @@ static void print_groups(FILE *out, const struct pg_analysis *a, bool garbage_vi
 		uint64_t c = gr->components ? gr->components : 1;
 		objects_text(ob, sizeof(ob), gr->objects / c, gr->untracked_objects / c);
 		uint32_t v = gr->steps[0].from;
-		uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
+		uint32_t row = g->row[v];
 		fprintf(out, "            %s, %s per cycle (%s in all", ob, bytes(b2, sizeof(b2), gr->bytes / c),
 			bytes(b1, sizeof(b1), gr->bytes));
 		if (gr->untracked_bytes)
 			fprintf(out, "; tracked %s", bytes(b3, sizeof(b3), gr->bytes - gr->untracked_bytes));
-		fprintf(out, "); e.g. %s at 0x%" PRIx64 "\n", E(&e, a->heap->rows[row].name), g->addr[v]);
+		fprintf(out, "); e.g. %s at 0x%" PRIx64 "\n", E(&e, g->rows[row].name), g->addr[v]);
 	}
 	if (total > shown)
 		fprintf(out, "  ... %zu more pattern%s (--max-groups N, or --json)\n", total - shown, total - shown == 1 ? "" : "s");
@@ -140,7 +140,7 @@ static size_t count_groups(const struct pg_cycles *cy, bool garbage_view)
 
 /* The headline when gc.garbage is not all there: what is known, and why
  * the rest is not.  Returns true when nothing of it could be read. */
-static bool garbage_unread(FILE *out, const struct pg_heap *h)
+static bool garbage_unread(FILE *out, const struct pg_model *h)
 {
 	char b1[32], b2[32];
 	struct esc e = { 0 };
@@ -162,12 +162,13 @@ static bool garbage_unread(FILE *out, const struct pg_heap *h)
 	return none || !h->garbage_claimed_known;
 }
 
-static void garbage_section(FILE *out, const struct pg_analysis *a)
+static void garbage_section(FILE *out, const struct pg_report *a)
 {
-	const struct pg_heap *h = a->heap;
+	const struct pg_model *h = pg_session_model(a->s);
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
 	char b1[32], b2[32], b3[32], b4[32];
 	struct esc e = { 0 };
-	if (!a->in->garbage_var) {
+	if (!pg_session_interp(a->s)->garbage_found) {
 		fprintf(out, "gc.garbage: not found in this interpreter (see warnings)\n\n");
 		return;
 	}
@@ -196,15 +197,15 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 		gr[k].bytes += gi->size;
 		total += gi->size;
 	}
-	if (a->cycles) {
+	if (cy) {
 		uint64_t kept = 0, kb = 0, ku = 0;
-		for (size_t i = 0; i < a->cycles->ngroups; i++)
-			if (a->cycles->groups[i].kind == PG_CY_GARBAGE) {
-				kept += a->cycles->groups[i].objects;
-				kb += a->cycles->groups[i].bytes;
-				ku += a->cycles->groups[i].untracked_objects;
+		for (size_t i = 0; i < cy->ngroups; i++)
+			if (cy->groups[i].kind == PG_CY_GARBAGE) {
+				kept += cy->groups[i].objects;
+				kb += cy->groups[i].bytes;
+				ku += cy->groups[i].untracked_objects;
 			}
-		size_t np = count_groups(a->cycles, true);
+		size_t np = count_groups(cy, true);
 		char ob[160];
 		objects_text(ob, sizeof(ob), kept, ku);
 		fprintf(out, "gc.garbage holds %s object%s keeping %s alive (%s): %zu leak pattern%s\n",
@@ -212,11 +213,11 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 			np, np == 1 ? "" : "s");
 		if (h->walk_limited)
 			fprintf(out, "  (the walk stopped after %s tracked objects, --max-objects: only those are counted)\n",
-				num(b3, sizeof(b3), h->nobj));
+				num(b3, sizeof(b3), h->tracked));
 		print_groups(out, a, true);
 		fputc('\n', out);
 	}
-	if (a->cycles)
+	if (cy)
 		fprintf(out, "gc.garbage by type (%s in the objects themselves):\n", bytes(b2, sizeof(b2), total));
 	else
 		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
@@ -252,28 +253,31 @@ static void garbage_section(FILE *out, const struct pg_analysis *a)
 	esc_free(&e);
 }
 
-static void top_types(FILE *out, const struct pg_analysis *a, bool (*pick)(const struct pg_collect *, uint32_t))
+static void top_types(FILE *out, const struct pg_report *a, bool (*pick)(const struct pg_collect *, uint32_t))
 {
 	char b1[32], b2[32];
 	struct esc e = { 0 };
 	size_t nr = 0;
-	struct pg_rowsum *rs = pg_summarise(a, pick, &nr);
+	const struct pg_model *m = pg_session_model(a->s);
+	struct pg_rowsum *rs = pg_summarise(m, pg_session_collect(a->s), pick, &nr);
 	for (size_t i = 0; rs && i < nr && i < 5; i++)
 		fprintf(out, "      %10s %10s  %s%s\n", num(b1, sizeof(b1), rs[i].count), bytes(b2, sizeof(b2), rs[i].bytes),
-			E(&e, a->heap->rows[rs[i].row].name), a->heap->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
+			E(&e, m->rows[rs[i].row].name), m->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
 	if (nr > 5)
 		fprintf(out, "      ... %zu more types\n", nr - 5);
 	free(rs);
 	esc_free(&e);
 }
 
-static void collection_section(FILE *out, const struct pg_analysis *a)
+static void collection_section(FILE *out, const struct pg_report *a)
 {
-	const struct pg_collect *c = a->coll;
+	const struct pg_collect *c = pg_session_collect(a->s);
+	const struct pg_model *m = pg_session_model(a->s);
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
 	char b1[32], b2[32], b3[32], b4[32];
 	if (!c->n_unreachable) {
 		fprintf(out, "A full collection now would find no cyclic garbage.%s\n\n",
-			a->graph->approximate ? " (approximate: see warnings)" : "");
+			m->approximate ? " (approximate: see warnings)" : "");
 		return;
 	}
 	fprintf(out, "A full collection now would free %s tracked object%s (%s)", num(b1, sizeof(b1), c->n_freed),
@@ -284,18 +288,17 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 			num(b1, sizeof(b1), c->n_finalizers), c->n_finalizers == 1 ? "" : "s");
 	else
 		fprintf(out, " and add nothing to gc.garbage");
-	fprintf(out, "%s.\n", a->graph->approximate ? " (approximate: see warnings)" : "");
+	fprintf(out, "%s.\n", m->approximate ? " (approximate: see warnings)" : "");
 	if (c->n_deferred)
 		fprintf(out, "  %s more tracked object%s (%s) survive%s it, reached only from finalizer objects it frees on the way;"
 			" the next collection frees %s.\n", num(b1, sizeof(b1), c->n_deferred), c->n_deferred == 1 ? "" : "s",
 			bytes(b2, sizeof(b2), c->b_deferred), c->n_deferred == 1 ? "s" : "", c->n_deferred == 1 ? "it" : "them");
-	if (a->cycles && count_groups(a->cycles, false)) {
-		size_t np = count_groups(a->cycles, false);
+	if (cy && count_groups(cy, false)) {
+		size_t np = count_groups(cy, false);
 		fprintf(out, "  %zu cycle pattern%s:\n", np, np == 1 ? "" : "s");
 		print_groups(out, a, false);
 		/* one definition: each kind's patterns and the totals above
 		 * count the same tracked objects; say where they differ */
-		const struct pg_cycles *cy = a->cycles;
 		struct { const char *what; uint64_t n, b; enum pg_cycle_kind k; } left[] = {
 			{ "freed", c->n_freed, c->b_freed, PG_CY_COLLECTABLE },
 			{ "uncollectable", c->n_uncollectable, c->b_uncollectable, PG_CY_UNCOLLECTABLE },
@@ -326,10 +329,10 @@ static void collection_section(FILE *out, const struct pg_analysis *a)
 
 #define MEMBERS_SHOWN 8
 
-static void components_section(FILE *out, const struct pg_analysis *a)
+static void components_section(FILE *out, const struct pg_report *a)
 {
-	const struct pg_cycles *cy = a->cycles;
-	const struct pg_graph *g = a->graph;
+	const struct pg_cycles *cy = pg_session_cycles(a->s);
+	const struct pg_model *g = pg_session_model(a->s);
 	char b1[32], b2[32];
 	struct esc e = { 0 };
 	fprintf(out, "strongly connected components: %s in the unreachable set, %s that gc.garbage keeps alive\n",
@@ -343,8 +346,7 @@ static void components_section(FILE *out, const struct pg_analysis *a)
 				num(b1, sizeof(b1), end - first), end - first == 1 ? "" : "s");
 			for (uint32_t m = first; m < end && m - first < MEMBERS_SHOWN; m++) {
 				uint32_t v = cy->comp_members[m];
-				uint32_t row = pg_heap_row_of(a->heap, g->addr[v], g->type[v]);
-				fprintf(out, "%s %s 0x%" PRIx64, m == first ? "" : ",", E(&e, a->heap->rows[row].name), g->addr[v]);
+				fprintf(out, "%s %s 0x%" PRIx64, m == first ? "" : ",", E(&e, g->rows[g->row[v]].name), g->addr[v]);
 			}
 			if (end - first > MEMBERS_SHOWN)
 				fprintf(out, ", ... %s more", num(b1, sizeof(b1), end - first - MEMBERS_SHOWN));
@@ -355,16 +357,16 @@ static void components_section(FILE *out, const struct pg_analysis *a)
 	esc_free(&e);
 }
 
-int pg_report_text(FILE *out, const struct pg_analysis *a)
+int pg_report_text(FILE *out, const struct pg_report *a)
 {
-	const struct pg_core *c = a->core;
-	const struct pg_interp *in = a->in;
-	const struct pg_heap *h = a->heap;
+	const struct pg_core_info *c = pg_session_core(a->s);
+	const struct pg_interp_info *in = pg_session_interp(a->s);
+	const struct pg_model *h = pg_session_model(a->s);
 	char b1[32], b2[32], b3[32], b4[32], b5[32];
 	struct esc e = { 0 };
 	const char *base = strrchr(c->path, '/');
 	base = base ? base + 1 : c->path;
-	if (a->warn->partial)
+	if (pg_session_partial(a->s))
 		fprintf(out, "PARTIAL RESULT: parts of this core could not be read; see the warnings at the end.\n\n");
 	fprintf(out, "%s  pid %d  %s  Python %.40s\n", E(&e, base), c->pid, E(&e, in->modname),
 		in->version[0] ? E(&e, in->version) : "2.7 (version string unreadable)");
@@ -374,23 +376,23 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 		c->made_by == PG_MADE_KERNEL ? "the kernel" : c->made_by == PG_MADE_GCORE ? "gcore" : "an unknown tool");
 	if (c->signal)
 		fprintf(out, " (signal %d)", c->signal);
-	if (c->psargs[0])
-		fprintf(out, "; command: %s", c->psargs);
+	if (c->command[0])
+		fprintf(out, "; command: %s", c->command);
 	fputs("\n\n", out);
 	garbage_section(out, a);
 
-	if (a->coll)
+	if (pg_session_collect(a->s))
 		collection_section(out, a);
-	if (a->cycles && a->components)
+	if (pg_session_cycles(a->s) && a->components)
 		components_section(out, a);
 	fprintf(out, "%s%s tracked objects (%s) in generations %s / %s / %s\n", h->walk_limited ? "at least " : "",
-		num(b1, sizeof(b1), h->nobj), bytes(b2, sizeof(b2), h->total_bytes), num(b3, sizeof(b3), h->gen[0].count),
-		num(b4, sizeof(b4), h->gen[1].count), num(b5, sizeof(b5), h->gen[2].count));
+		num(b1, sizeof(b1), h->tracked), bytes(b2, sizeof(b2), h->tracked_bytes), num(b3, sizeof(b3), h->gens[0].count),
+		num(b4, sizeof(b4), h->gens[1].count), num(b5, sizeof(b5), h->gens[2].count));
 	if (h->walk_limited)
-		fprintf(out, "  the walk stopped after %s objects (--max-objects): the lists go on\n", num(b1, sizeof(b1), h->nobj));
+		fprintf(out, "  the walk stopped after %s objects (--max-objects): the lists go on\n", num(b1, sizeof(b1), h->tracked));
 	fprintf(out, "  thresholds %" PRId64 " / %" PRId64 " / %" PRId64 ", counters %" PRId64 " / %" PRId64 " / %" PRId64 "%s\n",
-		h->gen[0].threshold, h->gen[1].threshold, h->gen[2].threshold, h->gen[0].counter,
-		h->gen[1].counter, h->gen[2].counter, h->collecting ? "; core taken DURING a collection" : "");
+		h->gens[0].threshold, h->gens[1].threshold, h->gens[2].threshold, h->gens[0].counter,
+		h->gens[1].counter, h->gens[2].counter, h->collecting ? "; core taken DURING a collection" : "");
 	fprintf(out, "  %10s %10s  %s\n", "count", "bytes", "type");
 	uint32_t *order = pg_rows_sorted(h);
 	size_t shown = 0, nonzero = 0;
@@ -409,14 +411,15 @@ int pg_report_text(FILE *out, const struct pg_analysis *a)
 		fprintf(out, "  ... %zu more types (--top N, or --json)\n", nonzero - shown);
 	free(order);
 	fputc('\n', out);
-	if (!a->warn->n) {
+	size_t nw = pg_session_nwarnings(a->s);
+	if (!nw) {
 		fprintf(out, "warnings: none\n");
 	} else {
 		fprintf(out, "warnings:\n");
-		for (size_t i = 0; i < a->warn->n; i++)
-			fprintf(out, "  - %s\n", E(&e, a->warn->msgs[i]));
-		if (a->warn->dropped)
-			fprintf(out, "  - ... and %zu more\n", a->warn->dropped);
+		for (size_t i = 0; i < nw; i++)
+			fprintf(out, "  - %s\n", E(&e, pg_session_warning(a->s, i)));
+		if (pg_session_warnings_dropped(a->s))
+			fprintf(out, "  - ... and %zu more\n", pg_session_warnings_dropped(a->s));
 	}
 	esc_free(&e);
 	return ferror(out) ? -1 : 0;

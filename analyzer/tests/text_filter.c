@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../text.h"
-#include "../values.h"
+#include "../lib/base/text.h"
+#include "../lib/py27/values.h"
 
 static size_t unhex(const char *s, unsigned char *out)
 {

@@ -1,12 +1,14 @@
 #include "collect.h"
 
+#include "../base/alloc.h"
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Iterative marking: everything reachable from the seeds through edges,
  * restricted to objects whose state has `within` set (0: all), gets `mark`. */
-static void mark_from(const struct pg_graph *g, uint8_t *state, uint32_t *stack, size_t sp,
+static void mark_from(const struct pg_model *g, uint8_t *state, uint32_t *stack, size_t sp,
 		      uint8_t within, uint8_t mark, uint32_t blocked)
 {
 	while (sp) {
@@ -28,42 +30,26 @@ static void mark_from(const struct pg_graph *g, uint8_t *state, uint32_t *stack,
  * (objects moved to the finalizer set are marked reachable by then) has its
  * callback called and goes back to the old generation: it is neither
  * garbage nor uncollectable. */
-static void rescue_weakrefs(struct pg_heap *h, const struct pg_graph *g, struct pg_collect *c)
+static void rescue(void *arg, uint32_t j, bool callback)
 {
-	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
-	for (size_t i = 0; i < g->n; i++) {
-		if ((c->state[i] & (PG_S_UNREACHABLE | PG_S_KEPT)) != PG_S_UNREACHABLE)
-			continue;
-		const struct pg_type *t = &h->types[g->type[i]];
-		if (!(t->flags & PG_TPFLAGS_HAVE_WEAKREFS) || t->weaklistoffset <= 0 || t->weaklistoffset > t->basicsize)
-			continue;
-		uint64_t wr;
-		pg_error *err = pg_read_u64(m, g->addr[i] + (uint64_t)t->weaklistoffset, &wr);
-		for (size_t guard = 0; !err && wr && guard < g->n + 1; guard++) {
-			uint32_t j = pg_graph_index(g, wr);
-			uint64_t cb = 0, next = 0;
-			if ((err = pg_read_u64(m, wr + (uint64_t)L->wr_callback.off, &cb)) ||
-			    (err = pg_read_u64(m, wr + (uint64_t)L->wr_next.off, &next)))
-				break;
-			if (j != PG_NONE && (c->state[j] & PG_S_KEPT) && cb)
-				c->state[j] = PG_S_REACHABLE | PG_S_RESCUED;
-			wr = next;
-		}
-		if (err) {
-			pg_warn_partial(h->warn, "weakref list of 0x%" PRIx64 " unreadable: %s", g->addr[i], err->message);
-			pg_error_destroy(err);
-		}
-	}
+	struct pg_collect *c = arg;
+	if ((c->state[j] & PG_S_KEPT) && callback)
+		c->state[j] = PG_S_REACHABLE | PG_S_RESCUED;
 }
 
-pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
-			 struct pg_collect **ret)
+static void rescue_weakrefs(const struct pg_model *m, struct pg_collect *c)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if ((c->state[i] & (PG_S_UNREACHABLE | PG_S_KEPT)) == PG_S_UNREACHABLE)
+			pg_model_weakrefs(m, (uint32_t)i, rescue, c);
+}
+
+pg_error *pg_collect_run(const struct pg_model *g, struct pg_warnings *w, struct pg_collect **ret)
 {
 	size_t n = g->n;
 	struct pg_collect *c = pg_calloc(1, sizeof(*c));
 	if (!c)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	c->state = pg_calloc(n ? n : 1, 1);
 	int64_t *refs = pg_reallocarray(NULL, n ? n : 1, sizeof(*refs));
 	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
@@ -71,7 +57,7 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 		free(refs);
 		free(stack);
 		pg_collect_free(c);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
 	/* update_refs + subtract_refs: gc_refs = ob_refcnt, minus one per visit
 	 * from a tracked object (never below zero, as visit_decref does) */
@@ -86,18 +72,18 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 		if (refs[j] > 0)
 			refs[j]--;
 		else if (g->refcnt[j] > 0 && c->n_overcounted++ < 5)
-			pg_warn(h->warn, "inconsistent heap: object 0x%" PRIx64 " (%s) is referenced more often than its refcount %" PRId64 " allows",
-				g->addr[j], h->types[g->type[j]].name, g->refcnt[j]);
+			pg_warn(w, "inconsistent heap: object 0x%" PRIx64 " (%s) is referenced more often than its refcount %" PRId64 " allows",
+				g->addr[j], g->types[g->type[j]].name, g->refcnt[j]);
 	}
 	if (zero_refcnt)
-		pg_warn_partial(h->warn, "inconsistent heap: %zu tracked objects have a refcount <= 0", zero_refcnt);
+		pg_warn_partial(w, "inconsistent heap: %zu tracked objects have a refcount <= 0", zero_refcnt);
 	/* move_unreachable: roots are gc_refs > 0; all they reach is reachable.
 	 * In two stages: first without going through gc.garbage (what stays
 	 * alive if gc.garbage were emptied: the cycle finder's view b), then
 	 * from gc.garbage's items.  Emptying gc.garbage drops the same
 	 * references that subtract_refs has already taken away, so the roots
 	 * are the same in both unless a refcount was overcounted (clamped). */
-	uint32_t list = h->garbage_exists ? pg_graph_index(g, h->garbage_list) : PG_NONE;
+	uint32_t list = g->garbage_exists ? pg_model_index(g, g->garbage_list) : PG_NONE;
 	size_t sp = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (refs[i] > 0) {
@@ -121,15 +107,15 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 		if (c->state[i] & PG_S_REACHABLE)
 			continue;
 		c->state[i] |= PG_S_UNREACHABLE;
-		if (pg_has_finalizer(t, g->addr[i], g->type[i], &c->uncertain)) {
+		if (pg_model_has_finalizer(g, (uint32_t)i, &c->uncertain)) {
 			c->state[i] |= PG_S_FINALIZER | PG_S_KEPT;
 			stack[sp++] = (uint32_t)i;
 		}
 	}
 	if (c->uncertain)
-		pg_warn_partial(h->warn, "some objects' finalizers could not be read: the uncollectable set may be incomplete");
+		pg_warn_partial(w, "some objects' finalizers could not be read: the uncollectable set may be incomplete");
 	mark_from(g, c->state, stack, sp, PG_S_UNREACHABLE, PG_S_KEPT, PG_NONE);
-	rescue_weakrefs(h, g, c);
+	rescue_weakrefs(g, c);
 	/* delete_garbage clears the collectable part first: every reference it
 	 * held is dropped.  A kept object left with no references (a finalizer
 	 * object held only by collectable garbage) is freed, its __del__ runs,
@@ -180,7 +166,7 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 		free(refs);
 		free(stack);
 		pg_collect_free(c);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
 	while (sp) {
 		uint32_t i = stack[--sp];
@@ -203,7 +189,7 @@ pg_error *pg_collect_run(struct pg_heap *h, struct pg_traverse *t, const struct 
 		uint8_t s = c->state[i];
 		if (!(s & PG_S_UNREACHABLE))
 			continue;
-		uint64_t size = pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+		uint64_t size = pg_model_size(g, (uint32_t)i);
 		c->n_unreachable++;
 		c->b_unreachable += size;
 		if (pg_is_uncollectable(c, (uint32_t)i)) {

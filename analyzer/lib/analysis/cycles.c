@@ -1,5 +1,9 @@
 #include "cycles.h"
 
+#include "../base/alloc.h"
+#include "rotation.h"
+#include "scc.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,87 +20,22 @@ const char *pg_cycle_kind_name(enum pg_cycle_kind k)
 	return "?";
 }
 
-#define UNSEEN UINT32_MAX
+#define LABEL_MAX 256
 
-struct frame {
-	uint32_t v;
-	uint64_t e;
-};
-
-/* Iterative Tarjan over the nodes with in[v] set; edges leaving the set are
- * ignored.  comp[v] gets a component id (numbered from *ncomps on). */
-static pg_error *tarjan(const struct pg_graph *g, const uint8_t *in, uint32_t *comp, size_t *ncomps)
+static void free_steps(struct pg_cycle_step *st, size_t n)
 {
-	size_t n = g->n;
-	uint32_t *index = pg_reallocarray(NULL, n ? n : 1, sizeof(*index));
-	uint32_t *low = pg_reallocarray(NULL, n ? n : 1, sizeof(*low));
-	uint32_t *stack = pg_reallocarray(NULL, n ? n : 1, sizeof(*stack));
-	struct frame *calls = pg_reallocarray(NULL, n ? n : 1, sizeof(*calls));
-	if (!index || !low || !stack || !calls) {
-		free(index);
-		free(low);
-		free(stack);
-		free(calls);
-		return &pg_enomem;
-	}
-	for (size_t i = 0; i < n; i++)
-		index[i] = UNSEEN;
-	uint32_t counter = 0;
-	size_t sp = 0, cp = 0;
-	for (size_t root = 0; root < n; root++) {
-		if (!in[root] || index[root] != UNSEEN)
-			continue;
-		index[root] = low[root] = counter++;
-		stack[sp++] = (uint32_t)root;
-		comp[root] = UNSEEN; /* on stack */
-		calls[cp++] = (struct frame){ (uint32_t)root, g->estart[root] };
-		while (cp) {
-			struct frame *f = &calls[cp - 1];
-			uint32_t v = f->v;
-			if (f->e < g->estart[v + 1]) {
-				uint32_t w = g->eto[f->e++];
-				if (!in[w])
-					continue;
-				if (index[w] == UNSEEN) {
-					index[w] = low[w] = counter++;
-					stack[sp++] = w;
-					comp[w] = UNSEEN;
-					calls[cp++] = (struct frame){ w, g->estart[w] };
-				} else if (comp[w] == UNSEEN && index[w] < low[v]) {
-					low[v] = index[w];
-				}
-				continue;
-			}
-			cp--;
-			if (cp) {
-				uint32_t u = calls[cp - 1].v;
-				if (low[v] < low[u])
-					low[u] = low[v];
-			}
-			if (low[v] == index[v]) {
-				uint32_t id = (uint32_t)(*ncomps)++;
-				uint32_t w;
-				do {
-					w = stack[--sp];
-					comp[w] = id;
-				} while (w != v);
-			}
-		}
-	}
-	free(index);
-	free(low);
-	free(stack);
-	free(calls);
-	return NULL;
+	for (size_t i = 0; st && i < n; i++)
+		free(st[i].label);
+	free(st);
 }
 
 /* Unreachable set when gc.garbage is emptied: its items lose the list's
  * references (refcount and edges), then collect's reachability runs again. */
-static pg_error *garbage_view(const struct pg_heap *h, const struct pg_graph *g, const struct pg_collect *c,
+static pg_error *garbage_view(const struct pg_model *g, const struct pg_collect *c,
 			      uint8_t *inb)
 {
 	size_t n = g->n;
-	uint32_t list = h->garbage_exists ? pg_graph_index(g, h->garbage_list) : PG_NONE;
+	uint32_t list = g->garbage_exists ? pg_model_index(g, g->garbage_list) : PG_NONE;
 	if (list == PG_NONE)
 		return NULL;
 	if (c->nogarbage_view) {
@@ -112,7 +51,7 @@ static pg_error *garbage_view(const struct pg_heap *h, const struct pg_graph *g,
 		free(refs);
 		free(stack);
 		free(reach);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
 		refs[i] = g->refcnt[i];
@@ -151,26 +90,40 @@ static pg_error *garbage_view(const struct pg_heap *h, const struct pg_graph *g,
 	return NULL;
 }
 
+/* The cycle finder works on the subset S of graph objects that lie in
+ * either view (the unreachable set, what gc.garbage keeps alive): arrays of
+ * |S| entries, indexed by an object's rank in S (its local index, in graph
+ * order, so that every traversal order is the graph's).  Only loc[] is as
+ * long as the graph. */
 struct ctx {
-	struct pg_heap *h;
-	struct pg_traverse *t;
-	const struct pg_graph *g;
+	const struct pg_model *g;
 	const struct pg_collect *c;
 	struct pg_cycles *cy;
-	uint32_t *parent, *stamp, *queue;
+	uint32_t *loc;                /* graph index -> local index, or PG_NONE */
+	uint32_t *sub;                /* local index -> graph index */
+	size_t m;
+	uint32_t *comp;               /* per local index: component id */
+	uint8_t *lina, *linb;         /* per local index: in view (a), in view (b) */
+	uint32_t *parent, *stamp, *queue;   /* per local index (queue: graph indices) */
 };
+
+static inline uint32_t comp_of(const struct ctx *x, uint32_t v)
+{
+	uint32_t l = x->loc[v];
+	return l == PG_NONE ? PG_NONE : x->comp[l];
+}
 
 static bool is_user_instance(const struct ctx *x, uint32_t v)
 {
-	const struct pg_type *ty = &x->h->types[x->g->type[v]];
-	return ty->kind == PG_K_INSTANCE || ((ty->flags & PG_TPFLAGS_HEAPTYPE) && ty->kind != PG_K_TYPE);
+	const struct pg_model_type *ty = &x->g->types[x->g->type[v]];
+	return ty->kind == PG_K_INSTANCE || (ty->heaptype && ty->kind != PG_K_TYPE);
 }
 
 static bool has_fin(const struct ctx *x, uint32_t v)
 {
 	if (x->c->state[v] & PG_S_FINALIZER)
 		return true;
-	return pg_has_finalizer(x->t, x->g->addr[v], x->g->type[v], NULL);
+	return pg_model_has_finalizer(x->g, v, NULL);
 }
 
 /* The most telling member: a finalizer object, else a user class instance,
@@ -183,7 +136,7 @@ static uint32_t telling(struct ctx *x, uint32_t cid)
 	for (uint32_t k = cy->comp_first[cid]; k < cy->comp_first[cid + 1]; k++) {
 		uint32_t v = cy->comp_members[k];
 		uint32_t rank = has_fin(x, v) ? 3 : is_user_instance(x, v) ? 2 : 1;
-		uint64_t size = pg_heap_size_of(x->h, x->g->addr[v], &x->h->types[x->g->type[v]]);
+		uint64_t size = pg_model_size(x->g, v);
 		if (best == PG_NONE || rank > best_rank || (rank == best_rank && size > best_size)) {
 			best = v;
 			best_rank = rank;
@@ -196,50 +149,61 @@ static uint32_t telling(struct ctx *x, uint32_t cid)
 /* Shortest cycle through s inside its component (BFS); fills steps. */
 static pg_error *shortest_cycle(struct ctx *x, uint32_t s, struct pg_cycle_step **steps, size_t *nsteps)
 {
-	const struct pg_graph *g = x->g;
-	const uint32_t *comp = x->cy->comp;
-	uint32_t cid = comp[s], stampv = cid + 1;
+	const struct pg_model *g = x->g;
+	uint32_t cid = comp_of(x, s), stampv = cid + 1;
 	size_t head = 0, tail = 0;
 	x->queue[tail++] = s;
-	x->stamp[s] = stampv;
-	x->parent[s] = PG_NONE;
+	x->stamp[x->loc[s]] = stampv;
+	x->parent[x->loc[s]] = PG_NONE;
 	uint32_t last = PG_NONE;
 	while (head < tail && last == PG_NONE) {
 		uint32_t u = x->queue[head++];
-		for (uint64_t e = g->estart[u]; e < g->estart[u + 1]; e++) {
+		for (uint32_t e = g->estart[u]; e < g->estart[u + 1]; e++) {
 			uint32_t w = g->eto[e];
 			if (w == s) {
 				last = u;
 				break;
 			}
-			if (comp[w] != cid || x->stamp[w] == stampv)
+			if (comp_of(x, w) != cid || x->stamp[x->loc[w]] == stampv)
 				continue;
-			x->stamp[w] = stampv;
-			x->parent[w] = u;
+			x->stamp[x->loc[w]] = stampv;
+			x->parent[x->loc[w]] = u;
 			x->queue[tail++] = w;
 		}
 	}
 	if (last == PG_NONE)
 		return pg_error_create(PG_ERR_INTERNAL, "no cycle through a member of a strongly connected component");
 	size_t len = 1;
-	for (uint32_t v = last; v != s; v = x->parent[v])
+	for (uint32_t v = last; v != s; v = x->parent[x->loc[v]])
 		len++;
 	struct pg_cycle_step *st = pg_calloc(len, sizeof(*st));
 	if (!st)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	/* path s -> ... -> last, then last -> s */
 	st[len - 1].from = last;
 	st[len - 1].to = s;
 	size_t k = len - 1;
-	for (uint32_t v = last; v != s; v = x->parent[v]) {
+	for (uint32_t v = last; v != s; v = x->parent[x->loc[v]]) {
 		k--;
-		st[k].from = x->parent[v];
+		st[k].from = x->parent[x->loc[v]];
 		st[k].to = v;
 	}
+	/* each step's label as text, once; and what a picture of the cycle
+	 * shows of its objects */
 	for (size_t i = 0; i < len; i++) {
-		struct pg_label l = { PG_L_NAME, (uint64_t)(uintptr_t)"?" };
-		pg_graph_labels(x->h, x->t, g, st[i].from, st[i].to, &l, 1);
-		st[i].label = l;
+		struct pg_label l;
+		char lab[LABEL_MAX];
+		if (pg_model_edge_labels(g, st[i].from, st[i].to, &l, 1))
+			pg_model_label_text(g, &l, lab, sizeof(lab));
+		else
+			snprintf(lab, sizeof(lab), "?");
+		st[i].label = strdup(lab);
+		st[i].from_len = pg_model_length(g, st[i].from);
+		st[i].from_finalizer = has_fin(x, st[i].from);
+		if (!st[i].label) {
+			free_steps(st, len);
+			return PG_ENOMEM;
+		}
 	}
 	*steps = st;
 	*nsteps = len;
@@ -248,21 +212,18 @@ static pg_error *shortest_cycle(struct ctx *x, uint32_t s, struct pg_cycle_step 
 
 static const char *row_name(struct ctx *x, uint32_t v)
 {
-	uint32_t row = pg_heap_row_of(x->h, x->g->addr[v], x->g->type[v]);
-	return x->h->rows[row].name;
+	return x->g->rows[x->g->row[v]].name;
 }
 
 /* One step as text: "Type.attr" (a __dict__ hop collapsed), "Type[3]", ... */
 static char *step_text(struct ctx *x, const struct pg_cycle_step *st, size_t n, size_t i, size_t *used)
 {
-	char lab[200], lab2[200];
+	char lab2[LABEL_MAX];
 	*used = 1;
-	pg_label_format(x->h, &st[i].label, lab, sizeof(lab));
+	const char *lab = st[i].label;
 	const char *name = row_name(x, st[i].from);
-	if (st[i].label.kind == PG_L_NAME && strcmp((const char *)(uintptr_t)st[i].label.payload, "__dict__") == 0 &&
-	    i + 1 < n && st[i + 1].label.kind == PG_L_KEY &&
-	    x->h->types[x->g->type[st[i].to]].kind == PG_K_DICT) {
-		pg_label_format(x->h, &st[i + 1].label, lab2, sizeof(lab2));
+	if (strcmp(lab, "__dict__") == 0 && i + 1 < n && x->g->types[x->g->type[st[i].to]].kind == PG_K_DICT) {
+		snprintf(lab2, sizeof(lab2), "%s", st[i + 1].label);
 		size_t l = strlen(lab2);
 		if (l > 4 && lab2[0] == '[' && lab2[1] == '\'' && lab2[l - 2] == '\'' && lab2[l - 1] == ']') {
 			lab2[l - 2] = 0;
@@ -313,31 +274,6 @@ static int cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Booth's least rotation of a[0..n): linear time. */
-static size_t least_rotation(const uint32_t *a, size_t n, long *f)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < 2 * n; i++)
-		f[i] = -1;
-	for (size_t j = 1; j < 2 * n; j++) {
-		uint32_t sj = a[j % n];
-		long i = f[j - k - 1];
-		while (i != -1 && sj != a[(k + (size_t)i + 1) % n]) {
-			if (sj < a[(k + (size_t)i + 1) % n])
-				k = j - (size_t)i - 1;
-			i = f[i];
-		}
-		if (sj != a[(k + (size_t)i + 1) % n]) { /* i == -1 */
-			if (sj < a[k % n])
-				k = j;
-			f[j - k] = -1;
-		} else {
-			f[j - k] = i + 1;
-		}
-	}
-	return k % n;
-}
-
 /* shape (from the telling object) and key (canonical rotation + multiset) */
 static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_step *st, size_t n,
 			  char **shape, char **key)
@@ -351,7 +287,7 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 	uint32_t *rows = NULL;
 	*shape = *key = NULL;
 	if (!parts || !sorted || !rank || !f) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
 	size_t np = 0;
@@ -359,7 +295,7 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 		size_t used;
 		parts[np] = step_text(x, st, n, i, &used);
 		if (!parts[np]) {
-			err = &pg_enomem;
+			err = PG_ENOMEM;
 			goto out;
 		}
 		np++;
@@ -378,7 +314,7 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 	}
 	for (size_t i = 0; i < np; i++)
 		pg_strmap_get(&ranks, parts[i], 0, &rank[i]);
-	size_t best = least_rotation(rank, np, f);
+	size_t best = pg_least_rotation(rank, np, f);
 	if (np <= SHAPE_MAX) {
 		canon = join_steps(parts, np, best, "", false);
 	} else {
@@ -393,21 +329,21 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 	size_t m = cy->comp_first[cid + 1] - cy->comp_first[cid];
 	rows = pg_reallocarray(NULL, m ? m : 1, sizeof(*rows));
 	if (!rows || !canon) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
 	for (size_t k = 0; k < m; k++) {
 		uint32_t v = cy->comp_members[cy->comp_first[cid] + k];
-		rows[k] = pg_heap_row_of(x->h, x->g->addr[v], x->g->type[v]);
+		rows[k] = x->g->row[v];
 	}
 	qsort(rows, m, sizeof(*rows), cmp_u32);
 	size_t len = 1;
 	for (size_t k = 0; k < m; k++)
 		if (!k || rows[k] != rows[k - 1])
-			len += strlen(x->h->rows[rows[k]].name) + 24;
+			len += strlen(x->g->rows[rows[k]].name) + 24;
 	ms = malloc(len);
 	if (!ms) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
 	size_t o = 0;
@@ -415,12 +351,12 @@ static pg_error *shape_of(struct ctx *x, uint32_t cid, const struct pg_cycle_ste
 		size_t e = k;
 		while (e < m && rows[e] == rows[k])
 			e++;
-		o += (size_t)snprintf(ms + o, len - o, "%s*%zu,", x->h->rows[rows[k]].name, e - k);
+		o += (size_t)snprintf(ms + o, len - o, "%s*%zu,", x->g->rows[rows[k]].name, e - k);
 		k = e;
 	}
 	*key = pg_asprintf("%s|%s", canon, ms);
 	if (!*shape || !*key)
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 out:
 	pg_strmap_free(&ranks);
 	free(canon);
@@ -444,17 +380,14 @@ struct held {
 	uint32_t *count, *owner;
 	size_t n, cap;
 	const uint32_t *owners;
-	const struct pg_graph *g;
 	uint32_t cur_owner;
 	pg_error *err;
 };
 
-static void held_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
+static void held_visit(void *arg, uint64_t ref)
 {
-	(void)kind;
-	(void)payload;
 	struct held *hd = arg;
-	if (hd->err || pg_graph_index(hd->g, ref) != PG_NONE)
+	if (hd->err)
 		return;
 	uint32_t slot;
 	if (pg_u64map_get(&hd->index, ref, &slot)) {
@@ -475,7 +408,7 @@ static void held_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 		if (o)
 			hd->owner = o;
 		if (!a || !c || !o) {
-			hd->err = &pg_enomem;
+			hd->err = PG_ENOMEM;
 			return;
 		}
 		hd->cap = ncap;
@@ -490,42 +423,21 @@ static void held_visit(void *arg, uint64_t ref, uint8_t kind, uint64_t payload)
 static pg_error *untracked_held(struct ctx *x, const uint32_t *owner, uint64_t *cobj, uint64_t *cbytes,
 			       uint64_t *uobj, uint64_t *ubytes)
 {
-	struct pg_heap *h = x->h;
-	const struct pg_graph *g = x->g;
-	struct held hd = { .owners = owner, .g = g };
-	for (size_t i = 0; i < g->n && !hd.err; i++) {
-		if (owner[i] == PG_NONE)
+	const struct pg_model *g = x->g;
+	struct held hd = { .owners = owner };
+	for (size_t l = 0; l < x->m && !hd.err; l++) {
+		if (owner[l] == PG_NONE)
 			continue;
-		hd.cur_owner = owner[i];
-		bool approx = false;
-		pg_error *e = pg_traverse_object(x->t, g->addr[i], g->type[i], held_visit, &hd, &approx);
-		if (e)
-			hd.err = e;
+		hd.cur_owner = owner[l];
+		pg_model_untracked_referents(g, x->sub[l], held_visit, &hd);
 	}
-	const struct pg_layout *L = &h->in->L;
 	for (size_t k = 0; k < hd.n && !hd.err; k++) {
 		if (hd.owner[k] == PG_NONE)
 			continue;
-		uint64_t rc, type;
-		pg_error *e = pg_read_u64(&h->core->mem, hd.addr[k] + (uint64_t)L->ob_refcnt.off, &rc);
-		if (!e)
-			e = pg_read_u64(&h->core->mem, hd.addr[k] + (uint64_t)L->ob_type.off, &type);
-		if (e) {
-			pg_error_destroy(e);
+		int64_t rc;
+		uint64_t size;
+		if (!pg_model_refcnt_size((struct pg_model *)g, hd.addr[k], &rc, &size) || rc != (int64_t)hd.count[k])
 			continue;
-		}
-		if ((int64_t)rc != (int64_t)hd.count[k])
-			continue;
-		uint32_t tidx;
-		e = pg_heap_type(h, type, &tidx);
-		if (e) {
-			if (e->kind == PG_ERR_NOMEM)
-				hd.err = e;
-			else
-				pg_error_destroy(e);
-			continue;
-		}
-		uint64_t size = pg_heap_size_of(h, hd.addr[k], &h->types[tidx]);
 		cobj[hd.owner[k]]++;
 		cbytes[hd.owner[k]] += size;
 		uobj[hd.owner[k]]++;
@@ -546,12 +458,6 @@ static int fate_of(const struct pg_collect *c, uint32_t i)
 	return pg_is_uncollectable(c, i) ? 1 : pg_is_deferred(c, i) ? 2 : 0;
 }
 
-/* The owner a rescued weakref passes on (kept in parent[] while owning). */
-static uint32_t thru_owner(const struct ctx *x, uint32_t v)
-{
-	return x->parent[v];
-}
-
 /* Bytes, then components, largest first; then in the order found (each
  * group's example component id is unique, and ids follow the order). */
 static int group_cmp(const void *a, const void *b)
@@ -564,108 +470,162 @@ static int group_cmp(const void *a, const void *b)
 	return (x->example_comp > y->example_comp) - (x->example_comp < y->example_comp);
 }
 
-static bool self_loop(const struct pg_graph *g, uint32_t v)
+static bool self_loop(const struct pg_model *g, uint32_t v)
 {
-	for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++)
+	for (uint32_t e = g->estart[v]; e < g->estart[v + 1]; e++)
 		if (g->eto[e] == v)
 			return true;
 	return false;
 }
 
-bool pg_cycles_nontrivial(const struct pg_cycles *cy, const struct pg_graph *g, uint32_t k)
+bool pg_cycles_nontrivial(const struct pg_cycles *cy, const struct pg_model *g, uint32_t k)
 {
 	return cy->comp_first[k + 1] - cy->comp_first[k] > 1 || self_loop(g, cy->comp_members[cy->comp_first[k]]);
 }
 
-pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct pg_graph *g,
-			 const struct pg_collect *c, struct pg_cycles **ret)
+pg_error *pg_cycles_find(const struct pg_model *g, const struct pg_collect *c, struct pg_cycles **ret)
 {
 	size_t n = g->n;
 	pg_error *err = NULL;
 	struct pg_cycles *cy = pg_calloc(1, sizeof(*cy));
 	uint8_t *ina = pg_calloc(n ? n : 1, 1), *inb = pg_calloc(n ? n : 1, 1);
-	struct ctx x = { h, t, g, c, cy, NULL, NULL, NULL };
-	uint32_t *owner = NULL;
+	struct ctx x = { .g = g, .c = c, .cy = cy };
+	uint32_t *owner = NULL, *lestart = NULL, *leto = NULL;
 	uint64_t *cobj = NULL, *cbytes = NULL, *uobj = NULL, *ubytes = NULL;
 	struct pg_strmap gindex = { 0 };
+	struct pg_u64map thru = { 0 };   /* rescued weakrefs passed through: graph index + 1 -> owner */
 	if (!cy || !ina || !inb) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
-	cy->comp = pg_reallocarray(NULL, n ? n : 1, sizeof(*cy->comp));
-	x.parent = pg_reallocarray(NULL, n ? n : 1, sizeof(*x.parent));
-	x.stamp = pg_calloc(n ? n : 1, sizeof(*x.stamp));
-	x.queue = pg_reallocarray(NULL, n ? n : 1, sizeof(*x.queue));
-	if (!cy->comp || !x.parent || !x.stamp || !x.queue) {
-		err = &pg_enomem;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		cy->comp[i] = PG_NONE;
+	for (size_t i = 0; i < n; i++)
 		ina[i] = (c->state[i] & PG_S_UNREACHABLE) != 0;
-	}
-	if ((err = garbage_view(h, g, c, inb)))
+	if ((err = garbage_view(g, c, inb)))
 		goto out;
+	/* the subset S: both views (they are disjoint), in graph order */
+	x.loc = pg_reallocarray(NULL, n ? n : 1, sizeof(*x.loc));
+	if (!x.loc) {
+		err = PG_ENOMEM;
+		goto out;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		x.loc[i] = ina[i] || inb[i] ? (uint32_t)m++ : PG_NONE;
+	x.m = m;
+	x.sub = pg_reallocarray(NULL, m ? m : 1, sizeof(*x.sub));
+	x.lina = pg_calloc(m ? m : 1, 1);
+	x.linb = pg_calloc(m ? m : 1, 1);
+	x.comp = pg_reallocarray(NULL, m ? m : 1, sizeof(*x.comp));
+	lestart = pg_calloc(m + 1, sizeof(*lestart));
+	if (!x.sub || !x.lina || !x.linb || !x.comp || !lestart) {
+		err = PG_ENOMEM;
+		goto out;
+	}
+	size_t nle = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = x.loc[i];
+		if (l == PG_NONE)
+			continue;
+		x.sub[l] = (uint32_t)i;
+		x.lina[l] = ina[i];
+		x.linb[l] = inb[i];
+		x.comp[l] = PG_NONE;
+		for (uint32_t e = g->estart[i]; e < g->estart[i + 1]; e++)
+			nle += x.loc[g->eto[e]] != PG_NONE;
+	}
+	free(ina);
+	free(inb);
+	ina = inb = NULL;
+	/* the subgraph S induces, in CSR: each node's edges in the graph's order */
+	leto = pg_reallocarray(NULL, nle ? nle : 1, sizeof(*leto));
+	if (!leto) {
+		err = PG_ENOMEM;
+		goto out;
+	}
+	nle = 0;
+	for (size_t l = 0; l < m; l++) {
+		lestart[l] = (uint32_t)nle;
+		uint32_t i = x.sub[l];
+		for (uint32_t e = g->estart[i]; e < g->estart[i + 1]; e++)
+			if (x.loc[g->eto[e]] != PG_NONE)
+				leto[nle++] = x.loc[g->eto[e]];
+	}
+	lestart[m] = (uint32_t)nle;
 	size_t na = 0;
-	if ((err = tarjan(g, ina, cy->comp, &na)))
+	if ((err = pg_scc(m, lestart, leto, x.lina, x.comp, &na)))
 		goto out;
 	size_t nall = na;
-	if ((err = tarjan(g, inb, cy->comp, &nall)))
+	if ((err = pg_scc(m, lestart, leto, x.linb, x.comp, &nall)))
 		goto out;
+	free(lestart);
+	free(leto);
+	lestart = leto = NULL;
 	cy->ncomps = nall;
-	/* members per component (CSR) */
+	/* members per component (CSR, graph indices) */
 	cy->comp_first = pg_calloc(nall + 2, sizeof(*cy->comp_first));
 	cy->comp_view = pg_calloc(nall + 1, 1);
 	size_t nin = 0;
-	for (size_t i = 0; i < n; i++)
-		nin += cy->comp[i] != PG_NONE;
+	for (size_t l = 0; l < m; l++)
+		nin += x.comp[l] != PG_NONE;
 	cy->comp_members = pg_reallocarray(NULL, nin ? nin : 1, sizeof(*cy->comp_members));
 	if (!cy->comp_first || !cy->comp_view || !cy->comp_members) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (cy->comp[i] != PG_NONE)
-			cy->comp_first[cy->comp[i] + 1]++;
+	for (size_t l = 0; l < m; l++)
+		if (x.comp[l] != PG_NONE)
+			cy->comp_first[x.comp[l] + 1]++;
 	for (size_t k = 0; k < nall; k++)
 		cy->comp_first[k + 1] += cy->comp_first[k];
 	{
 		uint32_t *fill = pg_reallocarray(NULL, nall + 1, sizeof(*fill));
 		if (!fill) {
-			err = &pg_enomem;
+			err = PG_ENOMEM;
 			goto out;
 		}
 		memcpy(fill, cy->comp_first, (nall + 1) * sizeof(*fill));
-		for (size_t i = 0; i < n; i++)
-			if (cy->comp[i] != PG_NONE)
-				cy->comp_members[fill[cy->comp[i]]++] = (uint32_t)i;
+		for (size_t l = 0; l < m; l++)
+			if (x.comp[l] != PG_NONE)
+				cy->comp_members[fill[x.comp[l]]++] = x.sub[l];
 		free(fill);
 	}
 	for (size_t k = na; k < nall; k++)
 		cy->comp_view[k] = 1;
+	/* the BFSs' arrays, now that Tarjan's are gone; the ownership BFS also
+	 * queues the rescued weakrefs it passes through (outside S) */
+	size_t nrescued = 0;
+	for (size_t i = 0; i < n; i++)
+		nrescued += (c->state[i] & PG_S_RESCUED) != 0;
+	x.parent = pg_reallocarray(NULL, m ? m : 1, sizeof(*x.parent));
+	x.stamp = pg_calloc(m ? m : 1, sizeof(*x.stamp));
+	x.queue = pg_reallocarray(NULL, m + nrescued + 1, sizeof(*x.queue));
+	if (!x.parent || !x.stamp || !x.queue) {
+		err = PG_ENOMEM;
+		goto out;
+	}
 	/* which components are non-trivial, and what each one frees or keeps:
 	 * its members plus the trivial set members only it reaches first */
-	owner = pg_reallocarray(NULL, n ? n : 1, sizeof(*owner));
+	owner = pg_reallocarray(NULL, m ? m : 1, sizeof(*owner));
 	cobj = pg_calloc(nall + 1, sizeof(*cobj));
 	cbytes = pg_calloc(nall + 1, sizeof(*cbytes));
 	uobj = pg_calloc(nall + 1, sizeof(*uobj));
 	ubytes = pg_calloc(nall + 1, sizeof(*ubytes));
 	if (!owner || !cobj || !cbytes || !uobj || !ubytes) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto out;
 	}
 	size_t qh = 0, qt = 0;
-	for (size_t i = 0; i < n; i++)
-		owner[i] = PG_NONE;
+	for (size_t l = 0; l < m; l++)
+		owner[l] = PG_NONE;
 	for (size_t k = 0; k < nall; k++) {
 		size_t size = cy->comp_first[k + 1] - cy->comp_first[k];
 		uint32_t v0 = cy->comp_members[cy->comp_first[k]];
 		if (size < 2 && !self_loop(g, v0))
 			continue;
 		cy->nontrivial[cy->comp_view[k]]++;
-		for (uint32_t m = cy->comp_first[k]; m < cy->comp_first[k + 1]; m++) {
-			owner[cy->comp_members[m]] = (uint32_t)k;
-			x.queue[qt++] = cy->comp_members[m];
+		for (uint32_t mm = cy->comp_first[k]; mm < cy->comp_first[k + 1]; mm++) {
+			owner[x.loc[cy->comp_members[mm]]] = (uint32_t)k;
+			x.queue[qt++] = cy->comp_members[mm];
 		}
 	}
 	/* Ownership follows the collection's fate classes in view (a): a
@@ -673,37 +633,35 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 	 * deferred), so that each kind's groups add up to the collection's
 	 * count of that kind; and it passes through the weakrefs the collection
 	 * rescues (they are alive, what their callbacks reach is not). */
-	uint8_t *thru = pg_calloc(n ? n : 1, 1);
-	if (!thru) {
-		err = &pg_enomem;
-		goto out;
-	}
 	while (qh < qt) {
-		uint32_t v = x.queue[qh++];
-		uint32_t own = owner[v] != PG_NONE ? owner[v] : thru_owner(&x, v);
+		uint32_t v = x.queue[qh++], own = PG_NONE;
+		if (x.loc[v] != PG_NONE)
+			own = owner[x.loc[v]];
+		if (own == PG_NONE && !pg_u64map_get(&thru, (uint64_t)v + 1, &own))
+			continue;
 		bool viewb = cy->comp_view[own];
-		const uint8_t *in = viewb ? inb : ina;
+		const uint8_t *in = viewb ? x.linb : x.lina;
 		int fate = viewb ? 0 : fate_of(c, cy->comp_members[cy->comp_first[own]]);
 		for (uint64_t e = g->estart[v]; e < g->estart[v + 1]; e++) {
-			uint32_t w = g->eto[e];
-			if (!viewb && !in[w] && (c->state[w] & PG_S_RESCUED) && !thru[w]) {
-				thru[w] = 1;
-				x.parent[w] = own;   /* the owner passed on through it */
-				x.queue[qt++] = w;
+			uint32_t w = g->eto[e], lw = x.loc[w], dummy;
+			if (!viewb && (lw == PG_NONE || !in[lw]) && (c->state[w] & PG_S_RESCUED) &&
+			    !pg_u64map_get(&thru, (uint64_t)w + 1, &dummy)) {
+				if ((err = pg_u64map_put(&thru, (uint64_t)w + 1, own)))
+					goto out;
+				x.queue[qt++] = w;   /* the owner passed on through it */
 				continue;
 			}
-			if (!in[w] || owner[w] != PG_NONE || (!viewb && fate_of(c, w) != fate))
+			if (lw == PG_NONE || !in[lw] || owner[lw] != PG_NONE || (!viewb && fate_of(c, w) != fate))
 				continue;
-			owner[w] = own;
+			owner[lw] = own;
 			x.queue[qt++] = w;
 		}
 	}
-	free(thru);
-	for (size_t i = 0; i < n; i++) {
-		if (owner[i] == PG_NONE)
+	for (size_t l = 0; l < m; l++) {
+		if (owner[l] == PG_NONE)
 			continue;
-		cobj[owner[i]]++;
-		cbytes[owner[i]] += pg_heap_size_of(h, g->addr[i], &h->types[g->type[i]]);
+		cobj[owner[l]]++;
+		cbytes[owner[l]] += pg_model_size(g, x.sub[l]);
 	}
 	if ((err = untracked_held(&x, owner, cobj, cbytes, uobj, ubytes)))
 		goto out;
@@ -721,7 +679,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 			goto out;
 		char *shape = NULL, *key = NULL;
 		if ((err = shape_of(&x, (uint32_t)k, steps, nsteps, &shape, &key))) {
-			free(steps);
+			free_steps(steps, nsteps);
 			free(shape);
 			free(key);
 			goto out;
@@ -731,12 +689,12 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 			: pg_is_deferred(c, s) ? PG_CY_DEFERRED : PG_CY_COLLECTABLE;
 		uint32_t gi;
 		if (pg_strmap_get(&gindex, key, kind, &gi)) {
-			free(steps);
+			free_steps(steps, nsteps);
 			free(shape);
 			free(key);
 		} else {
 			if ((err = pg_grow((void **)&cy->groups, &capgroups, cy->ngroups + 1, sizeof(*cy->groups)))) {
-				free(steps);
+				free_steps(steps, nsteps);
 				free(shape);
 				free(key);
 				goto out;
@@ -755,7 +713,7 @@ pg_error *pg_cycles_find(struct pg_heap *h, struct pg_traverse *t, const struct 
 				for (uint32_t m = cy->comp_first[k]; m < cy->comp_first[k + 1] && !gr->finalizer; m++) {
 					uint32_t v = cy->comp_members[m];
 					if (has_fin(&x, v))
-						gr->finalizer = pg_finalizer_source(t, g->addr[v], g->type[v]);
+						gr->finalizer = pg_model_finalizer_text(g, v);
 				}
 				if (!gr->finalizer)
 					gr->finalizer = pg_asprintf("a finalizer outside the cycle that reaches it");
@@ -787,6 +745,14 @@ out:
 	free(x.parent);
 	free(x.stamp);
 	free(x.queue);
+	free(x.loc);
+	free(x.sub);
+	free(x.comp);
+	free(x.lina);
+	free(x.linb);
+	free(lestart);
+	free(leto);
+	pg_u64map_free(&thru);
 	if (err) {
 		pg_cycles_free(cy);
 		return err;
@@ -803,10 +769,9 @@ void pg_cycles_free(struct pg_cycles *cy)
 		free(cy->groups[i].shape);
 		free(cy->groups[i].key);
 		free(cy->groups[i].finalizer);
-		free(cy->groups[i].steps);
+		free_steps(cy->groups[i].steps, cy->groups[i].nsteps);
 	}
 	free(cy->groups);
-	free(cy->comp);
 	free(cy->comp_first);
 	free(cy->comp_members);
 	free(cy->comp_view);

@@ -10,7 +10,7 @@ static pg_error *u64_rehash(struct pg_u64map *m, size_t ncap)
 	if (!keys || !vals) {
 		free(keys);
 		free(vals);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
 	for (size_t i = 0; i < m->cap; i++) {
 		if (!m->keys[i])
@@ -87,7 +87,7 @@ pg_error *pg_strmap_put(struct pg_strmap *m, const char *key, uint32_t tag, uint
 			free(keys);
 			free(tags);
 			free(vals);
-			return &pg_enomem;
+			return PG_ENOMEM;
 		}
 		for (size_t i = 0; i < m->cap; i++) {
 			if (!m->keys[i])

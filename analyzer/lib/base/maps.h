@@ -3,7 +3,7 @@
 #ifndef PG_MAPS_H
 #define PG_MAPS_H
 
-#include "error.h"
+#include "alloc.h"
 
 struct pg_u64map {
 	uint64_t *keys;   /* 0 = empty (no object lives at address 0) */

@@ -1,5 +1,7 @@
 #include "core.h"
 
+#include "../base/alloc.h"
+
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,263 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *pg_source_name(enum pg_source s)
-{
-	switch (s) {
-	case PG_SRC_CORE: return "core";
-	case PG_SRC_FILE: return "file";
-	case PG_SRC_HOLE: return "hole";
-	case PG_SRC_TRUNC: return "truncated";
-	}
-	return "?";
-}
-
-/* ---- memory reader ---------------------------------------------------- */
-
-_Thread_local size_t pg_mem_last;
-
-const struct pg_segment *pg_mem_find(struct pg_mem *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->segs[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	const struct pg_segment *s = &m->segs[lo - 1];
-	if (addr >= s->end)
-		return NULL;
-	pg_mem_last = lo - 1;
-	return s;
-}
-
-static pg_error *seg_fault(const struct pg_segment *s, uint64_t addr)
-{
-	if (!s)
-		return pg_error_fault(addr, "address 0x%" PRIx64 " is not mapped in the process", addr);
-	if (s->source == PG_SRC_TRUNC)
-		return pg_error_fault(addr, "address 0x%" PRIx64 " lies in the truncated part of the core", addr);
-	return pg_error_fault(addr, "address 0x%" PRIx64 " is mapped, but its bytes are neither in the core nor in a mapped file", addr);
-}
-
-uint64_t pg_mem_readable(const struct pg_mem *m)
-{
-	uint64_t n = 0;
-	for (size_t i = 0; i < m->n; i++)
-		if (m->segs[i].data)
-			n += m->segs[i].end - m->segs[i].start;
-	return n;
-}
-
-/* Copies [addr, addr+len) across segments.  On failure *addr is where it
- * stopped and *bad the segment there (NULL: unmapped); returns 0 when all
- * was read, 1 when the range wraps around, 2 when bytes are missing. */
-static int read_span(struct pg_mem *m, uint64_t *addr, void *buf, size_t len, const struct pg_segment **bad)
-{
-	uint8_t *out = buf;
-	uint64_t a = *addr;
-	if (a + len < a)
-		return 1;
-	while (len) {
-		const struct pg_segment *s = pg_mem_find(m, a);
-		if (!s || !s->data) {
-			*addr = a;
-			*bad = s;
-			return 2;
-		}
-		uint64_t avail = s->end - a;
-		size_t n = avail < len ? (size_t)avail : len;
-		memcpy(out, s->data + (a - s->start), n);
-		out += n;
-		a += n;
-		len -= n;
-	}
-	return 0;
-}
-
-bool pg_try_read_core(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
-{
-	uint8_t *out = buf;
-	if (addr + len < addr)
-		return false;
-	while (len) {
-		const struct pg_segment *s = pg_mem_find(m, addr);
-		if (!s || !s->data || s->source != PG_SRC_CORE)
-			return false;
-		uint64_t avail = s->end - addr;
-		size_t n = avail < len ? (size_t)avail : len;
-		memcpy(out, s->data + (addr - s->start), n);
-		out += n;
-		addr += n;
-		len -= n;
-	}
-	return true;
-}
-
-bool pg_try_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
-{
-	const struct pg_segment *bad;
-	return read_span(m, &addr, buf, len, &bad) == 0;
-}
-
-pg_error *pg_read(struct pg_mem *m, uint64_t addr, void *buf, size_t len)
-{
-	const struct pg_segment *bad = NULL;
-	uint64_t at = addr;
-	switch (read_span(m, &at, buf, len, &bad)) {
-	case 0:
-		return NULL;
-	case 1:
-		return pg_error_fault(addr, "read of %zu bytes at 0x%" PRIx64 " wraps around", len, addr);
-	default:
-		return seg_fault(bad, at);
-	}
-}
-
-pg_error *pg_read_cstr(struct pg_mem *m, uint64_t addr, char *buf, size_t cap, bool *truncated)
-{
-	size_t got = 0;
-	if (truncated)
-		*truncated = false;
-	if (cap == 0)
-		return NULL;
-	while (got + 1 < cap) {
-		const struct pg_segment *s = pg_mem_find(m, addr);
-		if (!s || !s->data) {
-			buf[got] = 0;
-			return seg_fault(s, addr);
-		}
-		const uint8_t *p = s->data + (addr - s->start);
-		uint64_t avail = s->end - addr;
-		size_t want = cap - 1 - got;
-		size_t n = avail < want ? (size_t)avail : want;
-		const uint8_t *z = memchr(p, 0, n);
-		if (z) {
-			memcpy(buf + got, p, (size_t)(z - p));
-			buf[got + (size_t)(z - p)] = 0;
-			return NULL;
-		}
-		memcpy(buf + got, p, n);
-		got += n;
-		addr += n;
-	}
-	buf[got] = 0;
-	if (truncated)
-		*truncated = true;
-	return NULL;
-}
-
-/* An interval of bytes a layer offers; prio decides who wins. */
-struct ival {
-	uint64_t start, end;
-	const uint8_t *data;
-	uint8_t source;
-	uint8_t prio;
-};
-
-static int ival_cmp(const void *a, const void *b)
-{
-	const struct ival *x = a, *y = b;
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return (x->prio < y->prio) - (x->prio > y->prio); /* higher prio first */
-}
-
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
-/* Sort and trim a list so that no two intervals overlap: where they do, the
- * earlier-starting (or higher-priority) one keeps the bytes. */
-static size_t normalise(struct ival *v, size_t n)
-{
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), ival_cmp);
-	size_t out = 0;
-	uint64_t covered = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct ival x = v[i];
-		if (x.end <= x.start)
-			continue;
-		if (out && x.start < covered) {
-			if (x.end <= covered)
-				continue;
-			if (x.data)
-				x.data += covered - x.start;
-			x.start = covered;
-		}
-		v[out++] = x;
-		covered = x.end;
-	}
-	return out;
-}
-
-/* Overlay of two normalised lists: at each address the interval with the
- * highest prio wins.  Produces elementary pieces, then merges contiguous ones. */
-static pg_error *overlay(struct ival *a, size_t na, struct ival *b, size_t nb, struct pg_mem *m)
-{
-	size_t np = 2 * (na + nb);
-	uint64_t *pts = pg_reallocarray(NULL, np ? np : 1, sizeof(*pts));
-	if (!pts)
-		return &pg_enomem;
-	size_t k = 0;
-	for (size_t i = 0; i < na; i++) {
-		pts[k++] = a[i].start;
-		pts[k++] = a[i].end;
-	}
-	for (size_t i = 0; i < nb; i++) {
-		pts[k++] = b[i].start;
-		pts[k++] = b[i].end;
-	}
-	qsort(pts, k, sizeof(*pts), u64_cmp);
-	struct pg_segment *segs = pg_reallocarray(NULL, k ? k : 1, sizeof(*segs));
-	if (!segs) {
-		free(pts);
-		return &pg_enomem;
-	}
-	size_t ns = 0, i = 0, j = 0;
-	for (size_t p = 0; p + 1 < k; p++) {
-		uint64_t lo = pts[p], hi = pts[p + 1];
-		if (lo == hi)
-			continue;
-		while (i < na && a[i].end <= lo)
-			i++;
-		while (j < nb && b[j].end <= lo)
-			j++;
-		const struct ival *ca = (i < na && a[i].start <= lo) ? &a[i] : NULL;
-		const struct ival *cb = (j < nb && b[j].start <= lo) ? &b[j] : NULL;
-		const struct ival *w = ca;
-		if (!w || (cb && cb->prio > w->prio))
-			w = cb;
-		if (!w)
-			continue;
-		const uint8_t *d = w->data ? w->data + (lo - w->start) : NULL;
-		if (ns && segs[ns - 1].end == lo && segs[ns - 1].source == w->source &&
-		    ((!d && !segs[ns - 1].data) ||
-		     (d && segs[ns - 1].data && segs[ns - 1].data + (lo - segs[ns - 1].start) == d))) {
-			segs[ns - 1].end = hi;
-			continue;
-		}
-		segs[ns++] = (struct pg_segment){ .start = lo, .end = hi, .data = d, .source = w->source };
-	}
-	free(pts);
-	m->segs = segs;
-	m->n = ns;
-	pg_mem_last = 0;
-	if (!ns) {
-		/* keep pg_ptr's fast path safe: one empty segment */
-		m->segs[0] = (struct pg_segment){ 0 };
-	}
-	return NULL;
-}
-
 /* ---- libdwfl ---------------------------------------------------------- */
 
 static pg_error *dwfl_err(const char *call)
@@ -277,17 +22,19 @@ static pg_error *dwfl_err(const char *call)
 }
 
 /* find_elf for --sysroot: every file the core names is looked up under the
- * sysroot, and taken only if its build-id is the one the core recorded. */
-static const char *g_sysroot; /* one session per process */
-
+ * sysroot, and taken only if its build-id is the one the core recorded.
+ * The session reaches the callback through the module's userdata, which
+ * open sets on every module after reporting (libdwfl asks for a module's
+ * ELF file lazily, at dwfl_module_getelf). */
 static int sysroot_find_elf(Dwfl_Module *mod, void **userdata, const char *modname,
 			    Dwarf_Addr base, char **file_name, Elf **elfp)
 {
+	const struct pg_core *c = userdata ? *userdata : NULL;
 	const unsigned char *want = NULL;
 	GElf_Addr vaddr;
 	int wantlen = dwfl_module_build_id(mod, &want, &vaddr);
-	if (g_sysroot && modname && modname[0] == '/') {
-		char *path = pg_asprintf("%s%s", g_sysroot, modname);
+	if (c && c->sysroot && modname && modname[0] == '/') {
+		char *path = pg_asprintf("%s%s", c->sysroot, modname);
 		int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 		if (fd >= 0) {
 			Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
@@ -295,22 +42,31 @@ static int sysroot_find_elf(Dwfl_Module *mod, void **userdata, const char *modna
 			ssize_t havelen = e ? dwelf_elf_gnu_build_id(e, &have) : -1;
 			if (e && (wantlen <= 0 ||
 				  (havelen == wantlen && memcmp(have, want, (size_t)wantlen) == 0))) {
-				pg_log("module %s: using %s (build-id matches)", modname, path);
+				pg_logf(c->log, "module %s: using %s (build-id matches)", modname, path);
 				*file_name = path;
 				*elfp = e;
 				return fd;
 			}
-			pg_log("module %s: %s has another build-id, not used", modname, path);
+			pg_logf(c->log, "module %s: %s has another build-id, not used", modname, path);
 			if (e)
 				elf_end(e);
 			close(fd);
 		} else if (path) {
-			pg_log("module %s: no %s", modname, path);
+			pg_logf(c->log, "module %s: no %s", modname, path);
 		}
 		free(path);
 	}
 	/* by build-id in the debug path (under the sysroot's when --sysroot) */
 	return dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
+}
+
+static int set_userdata(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg)
+{
+	(void)mod;
+	(void)name;
+	(void)start;
+	*userdata = arg;
+	return DWARF_CB_OK;
 }
 
 /* ---- notes ------------------------------------------------------------ */
@@ -460,9 +216,10 @@ static enum pg_made_by made_by(Elf *elf)
 /* ---- segments --------------------------------------------------------- */
 
 struct file_ivals {
-	struct ival *v;
+	struct pg_mem_piece *v;
 	size_t n, cap;
 	struct pg_warnings *w;
+	const struct pg_log *log;
 };
 
 static int add_module_file(Dwfl_Module *mod, void **ud, const char *name, Dwarf_Addr start, void *arg)
@@ -473,8 +230,8 @@ static int add_module_file(Dwfl_Module *mod, void **ud, const char *name, Dwarf_
 	GElf_Addr bias = 0;
 	Elf *e = dwfl_module_getelf(mod, &bias);
 	if (!e) {
-		pg_log("module %s: no ELF file found (%s): its read-only data is unavailable",
-		       name, dwfl_errmsg(-1));
+		pg_logf(fi->log, "module %s: no ELF file found (%s): its read-only data is unavailable",
+			name, dwfl_errmsg(-1));
 		return DWARF_CB_OK;
 	}
 	size_t rawsize = 0;
@@ -492,7 +249,7 @@ static int add_module_file(Dwfl_Module *mod, void **ud, const char *name, Dwarf_
 		}
 		if (pg_grow((void **)&fi->v, &fi->cap, fi->n + 1, sizeof(*fi->v)))
 			return DWARF_CB_ABORT;
-		fi->v[fi->n++] = (struct ival){
+		fi->v[fi->n++] = (struct pg_mem_piece){
 			.start = ph.p_vaddr + bias, .end = ph.p_vaddr + bias + ph.p_filesz,
 			.data = raw + ph.p_offset, .source = PG_SRC_FILE, .prio = 2,
 		};
@@ -505,9 +262,9 @@ static pg_error *build_memory(struct pg_core *c, struct pg_warnings *w)
 	size_t phnum;
 	if (elf_getphdrnum(c->elf, &phnum) != 0)
 		return pg_error_create(PG_ERR_INPUT, "%s: cannot read program headers: %s", c->path, elf_errmsg(-1));
-	struct ival *cv = pg_reallocarray(NULL, 2 * phnum + 1, sizeof(*cv));
+	struct pg_mem_piece *cv = pg_reallocarray(NULL, 2 * phnum + 1, sizeof(*cv));
 	if (!cv)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	size_t nc = 0;
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
@@ -520,24 +277,22 @@ static pg_error *build_memory(struct pg_core *c, struct pg_warnings *w)
 		if (ph.p_offset < c->size)
 			have = c->size - ph.p_offset < filesz ? c->size - ph.p_offset : filesz;
 		if (have)
-			cv[nc++] = (struct ival){ va, va + have, c->map + ph.p_offset, PG_SRC_CORE, 3 };
+			cv[nc++] = (struct pg_mem_piece){ va, va + have, c->map + ph.p_offset, PG_SRC_CORE, 3 };
 		if (have < filesz) {
 			c->truncated = true;
 			c->missing_bytes += filesz - have;
-			cv[nc++] = (struct ival){ va + have, va + filesz, NULL, PG_SRC_TRUNC, 3 };
+			cv[nc++] = (struct pg_mem_piece){ va + have, va + filesz, NULL, PG_SRC_TRUNC, 3 };
 		}
 		if (memsz > filesz)
-			cv[nc++] = (struct ival){ va + filesz, va + memsz, NULL, PG_SRC_HOLE, 1 };
+			cv[nc++] = (struct pg_mem_piece){ va + filesz, va + memsz, NULL, PG_SRC_HOLE, 1 };
 	}
-	nc = normalise(cv, nc);
-	struct file_ivals fi = { .w = w };
+	struct file_ivals fi = { .w = w, .log = c->log };
 	if (dwfl_getmodules(c->dwfl, add_module_file, &fi, 0) != 0) {
 		free(cv);
 		free(fi.v);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
-	fi.n = normalise(fi.v, fi.n);
-	pg_error *err = overlay(cv, nc, fi.v, fi.n, &c->mem);
+	pg_error *err = pg_mem_build(&c->mem, cv, nc, fi.v, fi.n);
 	free(cv);
 	free(fi.v);
 	if (err)
@@ -552,7 +307,8 @@ static pg_error *build_memory(struct pg_core *c, struct pg_warnings *w)
 
 bool pg_core_recorded_build_id(struct pg_core *c, const char *name, char *out, size_t cap)
 {
-	struct pg_mem *m = &c->mem;
+	struct pg_reader rd, *m = &rd;
+	pg_reader_init(&rd, &c->mem);
 	for (size_t i = 0; i < c->nmaps; i++) {
 		const struct pg_mapping *mp = &c->maps[i];
 		if (mp->offset != 0 || strcmp(mp->name, name) != 0)
@@ -620,29 +376,31 @@ static pg_error *check_exe(struct pg_core *c)
 	const char *name = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
 	char want[81];
 	if (!name || !pg_core_recorded_build_id(c, name, want, sizeof(want))) {
-		pg_log("--exe %s: the core holds no build-id for its executable: not checked", c->exe);
+		pg_logf(c->log, "--exe %s: the core holds no build-id for its executable: not checked", c->exe);
 		return NULL;
 	}
 	if (strcmp(want, got) != 0)
 		return pg_error_create(PG_ERR_INPUT,
 				       "--exe %s is not the executable of this process: its build-id is %s, the core recorded %s for %s",
 				       c->exe, got[0] ? got : "none", want, name);
-	pg_log("--exe %s: build-id %s, as the core recorded for %s", c->exe, got, name);
+	pg_logf(c->log, "--exe %s: build-id %s, as the core recorded for %s", c->exe, got, name);
 	return NULL;
 }
 
 /* ---- open / close ----------------------------------------------------- */
 
-pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, struct pg_core **ret)
+pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log, struct pg_warnings *w,
+		       struct pg_core **ret)
 {
 	pg_error *err = NULL;
 	struct pg_core *c = calloc(1, sizeof(*c));
 	if (!c)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	c->fd = -1;
+	c->log = log;
 	c->path = pg_strdup(o->path);
 	if (!c->path) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto fail;
 	}
 	c->fd = open(o->path, O_RDONLY | O_CLOEXEC);
@@ -720,7 +478,6 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 			err = pg_error_create(PG_ERR_INPUT, "--sysroot %s: %s", o->sysroot, strerror(errno));
 			goto fail;
 		}
-		g_sysroot = c->sysroot;
 	}
 	if (o->debuginfo_path)
 		c->debuginfo_path = pg_asprintf("%s", o->debuginfo_path);
@@ -729,7 +486,7 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 	else
 		c->debuginfo_path = pg_asprintf(":.debug:/usr/lib/debug");
 	if (!c->debuginfo_path) {
-		err = &pg_enomem;
+		err = PG_ENOMEM;
 		goto fail;
 	}
 	c->callbacks.find_elf = sysroot_find_elf;
@@ -760,7 +517,8 @@ pg_error *pg_core_open(const struct pg_core_options *o, struct pg_warnings *w, s
 		err = dwfl_err("dwfl_report_end");
 		goto fail;
 	}
-	pg_log("%s: %d modules reported, made by %s, %d threads", o->path, nmod,
+	dwfl_getmodules(c->dwfl, set_userdata, c, 0);
+	pg_logf(c->log, "%s: %d modules reported, made by %s, %d threads", o->path, nmod,
 	       c->made_by == PG_MADE_GCORE ? "gcore" : c->made_by == PG_MADE_KERNEL ? "the kernel" : "?",
 	       c->threads);
 	err = build_memory(c, w);
@@ -787,9 +545,7 @@ void pg_core_close(struct pg_core *c)
 		munmap((void *)c->map, c->size);
 	if (c->fd >= 0)
 		close(c->fd);
-	if (g_sysroot == c->sysroot)
-		g_sysroot = NULL;
-	free(c->mem.segs);
+	pg_mem_free(&c->mem);
 	free(c->maps);
 	free(c->map_names);
 	free(c->debuginfo_path);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct pg_sym *g_sort_syms; /* qsort has no context argument */
+#include "../base/alloc.h"
 
 static int addr_cmp(const void *a, const void *b)
 {
@@ -26,10 +26,10 @@ static int base_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return (alen > blen) - (alen < blen);
 }
 
-static int name_cmp(const void *a, const void *b)
+static int name_cmp(const void *a, const void *b, void *syms)
 {
-	const struct pg_sym *x = &g_sort_syms[*(const uint32_t *)a];
-	const struct pg_sym *y = &g_sort_syms[*(const uint32_t *)b];
+	const struct pg_sym *x = &((const struct pg_sym *)syms)[*(const uint32_t *)a];
+	const struct pg_sym *y = &((const struct pg_sym *)syms)[*(const uint32_t *)b];
 	int c = base_cmp(x->name, x->baselen, y->name, y->baselen);
 	return c ? c : strcmp(x->name, y->name);
 }
@@ -42,7 +42,7 @@ pg_error *pg_symtab_load(Dwfl_Module *mod, struct pg_symtab *tab)
 		return pg_error_create(PG_ERR_NOT_FOUND, "dwfl_module_getsymtab: %s", dwfl_errmsg(-1));
 	tab->by_addr = pg_reallocarray(NULL, (size_t)n + 1, sizeof(*tab->by_addr));
 	if (!tab->by_addr)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	size_t k = 0;
 	for (int i = 1; i < n; i++) {
 		GElf_Sym sym;
@@ -65,13 +65,11 @@ pg_error *pg_symtab_load(Dwfl_Module *mod, struct pg_symtab *tab)
 	tab->by_name = pg_reallocarray(NULL, k + 1, sizeof(*tab->by_name));
 	if (!tab->by_name) {
 		pg_symtab_free(tab);
-		return &pg_enomem;
+		return PG_ENOMEM;
 	}
 	for (size_t i = 0; i < k; i++)
 		tab->by_name[i] = (uint32_t)i;
-	g_sort_syms = tab->by_addr;
-	qsort(tab->by_name, k, sizeof(*tab->by_name), name_cmp);
-	g_sort_syms = NULL;
+	qsort_r(tab->by_name, k, sizeof(*tab->by_name), name_cmp, tab->by_addr);
 	return NULL;
 }
 

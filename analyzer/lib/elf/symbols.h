@@ -7,7 +7,7 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "error.h"
+#include "../base/error.h"
 
 struct pg_sym {
 	uint64_t addr;   /* absolute, in the process */

@@ -1,5 +1,7 @@
 #include "heap.h"
 
+#include "../base/alloc.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,30 +24,6 @@ static inline int64_t lds64(const uint8_t *p, int32_t off)
 	return v;
 }
 
-static char *pool_add(struct pg_heap *h, char *s)
-{
-	if (!s)
-		return NULL;
-	if (pg_grow((void **)&h->pool, &h->cappool, h->npool + 1, sizeof(char *))) {
-		free(s);
-		return NULL;
-	}
-	h->pool[h->npool++] = s;
-	return s;
-}
-
-static pg_error *row_for(struct pg_heap *h, const char *name, bool oldstyle, uint32_t *row)
-{
-	if (pg_strmap_get(&h->row_index, name, oldstyle, row))
-		return NULL;
-	pg_error *err = pg_grow((void **)&h->rows, &h->caprows, h->nrows + 1, sizeof(*h->rows));
-	if (err)
-		return err;
-	*row = (uint32_t)h->nrows;
-	h->rows[h->nrows++] = (struct pg_row){ .name = name, .oldstyle = oldstyle };
-	return pg_strmap_put(&h->row_index, name, oldstyle, *row);
-}
-
 /* Reads a C string for a name: any bytes (how a name looks never decides
  * whether a type is valid; text.h says how names are shown).  NULL (and a
  * warning) when unreadable; a name longer than NAME_MAX_LEN is cut. */
@@ -55,7 +33,7 @@ static char *read_name(struct pg_heap *h, uint64_t addr, const char *what, uint6
 	if (!buf)
 		return NULL;
 	bool cut = false;
-	pg_error *err = pg_read_cstr(&h->core->mem, addr, buf, NAME_MAX_LEN + 1, &cut);
+	pg_error *err = pg_read_cstr(&h->rd, addr, buf, NAME_MAX_LEN + 1, &cut);
 	if (err) {
 		pg_warn(h->warn, "%s of 0x%" PRIx64 " unreadable: %s", what, owner, err->message);
 		pg_error_destroy(err);
@@ -155,7 +133,7 @@ static uint8_t kind_of(struct pg_heap *h, uint64_t addr, uint64_t base_of_addr, 
 			break;
 		chain[n++] = cur;
 		if (cur != addr) {
-			pg_error *err = pg_read_u64(&h->core->mem, cur + (uint64_t)h->in->L.tp_base.off, &next);
+			pg_error *err = pg_read_u64(&h->rd, cur + (uint64_t)h->in->L.tp_base.off, &next);
 			if (err) {
 				pg_warn_partial(h->warn, "type %s: a base type at 0x%" PRIx64 " is unreadable (%s)",
 						name, cur, err->message);
@@ -190,10 +168,11 @@ pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
 	if (err)
 		return err;
 	struct pg_type t = { .addr = addr };
+	char *name = NULL;
 	uint8_t *buf = malloc((size_t)L->type_size);
 	if (!buf)
-		return &pg_enomem;
-	pg_error *rerr = pg_read(&h->core->mem, addr, buf, (size_t)L->type_size);
+		return PG_ENOMEM;
+	pg_error *rerr = pg_read(&h->rd, addr, buf, (size_t)L->type_size);
 	if (rerr) {
 		pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " unreadable (%s): its objects are counted as <unreadable type>",
 				addr, rerr->message);
@@ -212,34 +191,41 @@ pg_error *pg_heap_type(struct pg_heap *h, uint64_t addr, uint32_t *idx)
 		/* a type object is 8-aligned, and its own type is a type (the
 		 * metatype's tp_flags carry Py_TPFLAGS_TYPE_SUBCLASS) */
 		uint64_t meta = ld64(buf, L->ob_type.off), mflags = 0;
-		pg_error *merr = meta ? pg_read_u64(&h->core->mem, meta + (uint64_t)L->tp_flags.off, &mflags) : NULL;
+		pg_error *merr = meta ? pg_read_u64(&h->rd, meta + (uint64_t)L->tp_flags.off, &mflags) : NULL;
 		bool is_type = !(addr & 7) && meta && !merr && (mflags & (1UL << 31));
 		pg_error_destroy(merr);
-		t.name = is_type ? read_name(h, ld64(buf, L->tp_name.off), "tp_name", addr) : NULL;
+		name = is_type ? read_name(h, ld64(buf, L->tp_name.off), "tp_name", addr) : NULL;
 		t.valid = is_type && t.basicsize >= L->object_size && t.basicsize <= (1 << 24) &&
 			  t.itemsize >= 0 && t.itemsize <= (1 << 16);
 		if (!is_type)
 			pg_warn_partial(h->warn, "objects whose type pointer 0x%" PRIx64 " is not a type object: counted as <bad type>, their contents skipped",
 					addr);
-		else if (!t.name)
+		else if (!name)
 			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 ": its name is unreadable; its objects are counted as <type 0x%" PRIx64 " with an unreadable name>",
 					addr, addr);
 		if (is_type && !t.valid)
 			pg_warn_partial(h->warn, "type object at 0x%" PRIx64 " (%s) has an absurd size: its objects' sizes are unknown",
-					addr, t.name ? t.name : "name unreadable");
+					addr, name ? name : "name unreadable");
 	}
 	free(buf);
-	if (!t.name)
-		t.name = pg_asprintf(rerr ? "<unreadable type 0x%" PRIx64 ">" : t.valid ? "<type 0x%" PRIx64 " with an unreadable name>"
-				     : "<bad type 0x%" PRIx64 ">", addr);
-	if (!t.name)
-		return &pg_enomem;
-	t.kind = t.valid ? kind_of(h, addr, t.base, t.name) : PG_K_OTHER;
-	err = row_for(h, t.name, false, &t.row);
+	if (!name)
+		name = pg_asprintf(rerr ? "<unreadable type 0x%" PRIx64 ">" : t.valid ? "<type 0x%" PRIx64 " with an unreadable name>"
+				   : "<bad type 0x%" PRIx64 ">", addr);
+	if (!name)
+		return PG_ENOMEM;
+	t.name = name;
+	t.kind = t.valid ? kind_of(h, addr, t.base, name) : PG_K_OTHER;
+	err = pg_model_row(h->m, name, false, &t.row);
+	struct pg_model_type mt = { .addr = addr, .name = name, .row = t.row, .kind = t.kind, .valid = t.valid,
+				    .heaptype = (t.flags & PG_TPFLAGS_HEAPTYPE) != 0 };
+	uint32_t midx;
+	if (!err)
+		err = pg_model_add_type(h->m, &mt, &midx);
 	if (err) {
-		free(t.name);
+		free(name);
 		return err;
 	}
+	/* the model owns the name now; both tables share the index */
 	*idx = (uint32_t)h->ntypes;
 	h->types[h->ntypes++] = t;
 	return pg_u64map_put(&h->type_index, addr, *idx);
@@ -250,7 +236,7 @@ static uint32_t instance_row(struct pg_heap *h, uint64_t obj, uint32_t type_idx)
 {
 	const struct pg_layout *L = &h->in->L;
 	uint64_t cls;
-	pg_error *err = pg_read_u64(&h->core->mem, obj + (uint64_t)L->in_class.off, &cls);
+	pg_error *err = pg_read_u64(&h->rd, obj + (uint64_t)L->in_class.off, &cls);
 	if (err) {
 		pg_error_destroy(err);
 		return h->types[type_idx].row;
@@ -260,17 +246,17 @@ static uint32_t instance_row(struct pg_heap *h, uint64_t obj, uint32_t type_idx)
 		return row;
 	char *name = NULL;
 	uint64_t clsname, clstype;
-	if (!pg_read_u64(&h->core->mem, cls + (uint64_t)L->ob_type.off, &clstype) &&
+	if (!pg_read_u64(&h->rd, cls + (uint64_t)L->ob_type.off, &clstype) &&
 	    clstype == h->in->types[PG_T_CLASS] &&
-	    !pg_read_u64(&h->core->mem, cls + (uint64_t)L->cl_name.off, &clsname) && clsname)
+	    !pg_read_u64(&h->rd, cls + (uint64_t)L->cl_name.off, &clsname) && clsname)
 		name = read_name(h, clsname + (uint64_t)L->ob_sval.off, "class name", cls);
 	else
 		pg_warn(h->warn, "old-style instance 0x%" PRIx64 " has no readable class", obj);
 	if (!name)
 		name = pg_asprintf("<instance of unreadable class 0x%" PRIx64 ">", cls);
-	if (!pool_add(h, name))
+	if (!pg_model_own(h->m, name))
 		return h->types[type_idx].row;
-	if (row_for(h, name, true, &row))
+	if (pg_model_row(h->m, name, true, &row))
 		return h->types[type_idx].row;
 	if (pg_u64map_put(&h->class_row, cls, row))
 		return row;
@@ -289,7 +275,7 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 	if (!t->valid)
 		return 0;
 	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
+	struct pg_reader *m = &h->rd;
 	uint64_t size = (uint64_t)t->basicsize, n = 0;
 	bool have_n = t->itemsize && !pg_read_u64(m, obj + (uint64_t)L->ob_size.off, &n);
 	if (have_n) {
@@ -349,41 +335,6 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 	return size;
 }
 
-/* The object table grows in place inside a reservation sized for the most
- * objects this core can hold (each tracked object takes at least a gc head
- * and an object header of the readable memory), capped by --max-objects. */
-static pg_error *grow_objects(struct pg_heap *h)
-{
-	size_t ncap = h->capobj ? h->capobj * 2 : 4096;
-	if (ncap > h->max_objects + 1)
-		ncap = h->max_objects + 1 > h->capobj ? h->max_objects + 1 : h->capobj + 1;
-	uint64_t readable = pg_mem_readable(&h->core->mem);
-	const struct pg_layout *L = &h->in->L;
-	uint64_t most = readable / (uint64_t)(L->gc_head_size + L->object_size) + 1;
-	size_t reserve = most < h->max_objects + 1 ? (size_t)most : h->max_objects + 1;
-	pg_error *err;
-	if ((err = pg_bigarr_need(&h->obj_arr, ncap * sizeof(*h->obj), reserve * sizeof(*h->obj))) ||
-	    (err = pg_bigarr_need(&h->type_arr, ncap * sizeof(*h->obj_type), reserve * sizeof(*h->obj_type))) ||
-	    (err = pg_bigarr_need(&h->gen_arr, ncap * sizeof(*h->obj_gen), reserve * sizeof(*h->obj_gen))))
-		return err;
-	h->obj = h->obj_arr.p;
-	h->obj_type = h->type_arr.p;
-	h->obj_gen = h->gen_arr.p;
-	h->capobj = ncap;
-	return NULL;
-}
-
-void pg_heap_drop_objects(struct pg_heap *h)
-{
-	pg_bigarr_free(&h->obj_arr);
-	pg_bigarr_free(&h->type_arr);
-	pg_bigarr_free(&h->gen_arr);
-	h->obj = NULL;
-	h->obj_type = NULL;
-	h->obj_gen = NULL;
-	h->capobj = 0;
-}
-
 /* One direction of a generation walk.  Each step checks the link back
  * (forward: node->gc_prev == where we came from; backward: node->gc_next),
  * which also rules out loops that do not pass through the head. */
@@ -398,6 +349,7 @@ struct cursor {
 
 struct walk {
 	struct pg_heap *h;
+	size_t max_objects;
 	int g;
 	uint64_t heads[3];
 	size_t hdr;
@@ -411,13 +363,13 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 {
 	struct pg_heap *h = w->h;
 	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
+	struct pg_reader *m = &h->rd;
 	uint64_t node = c->node;
 	uint8_t tmp[256];
-	if (h->nobj >= h->max_objects) {
-		h->walk_limited = true;
-		pg_warn_partial(h->warn, "stopped after %zu objects (--max-objects): generation %d and later are incomplete",
-				h->nobj, w->g);
+	if (h->m->tracked >= w->max_objects) {
+		h->m->walk_limited = true;
+		pg_warn_partial(h->warn, "stopped after %" PRIu64 " objects (--max-objects): generation %d and later are incomplete",
+				h->m->tracked, w->g);
 		return c->ok = false;
 	}
 	if (node & 7) {
@@ -470,18 +422,11 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 		w->last_idx = idx;
 		w->have_last = true;
 	}
-	if (h->nobj == h->capobj && (*err = grow_objects(h)))
-		return c->ok = false;
-	h->obj[h->nobj] = obj;
-	h->obj_type[h->nobj] = idx;
-	h->obj_gen[h->nobj] = (uint8_t)w->g;
-	h->nobj++;
 	const struct pg_type *t = &h->types[idx];
 	uint32_t row = t->kind == PG_K_INSTANCE ? instance_row(h, obj, idx) : t->row;
 	uint64_t size = pg_heap_size_of(h, obj, t);
-	h->rows[row].count++;
-	h->rows[row].bytes += size;
-	h->total_bytes += size;
+	if ((*err = pg_model_walk_add(h->m, obj, idx, (uint8_t)w->g, row, size)))
+		return c->ok = false;
 	w->n++;
 	c->came = node;
 	c->node = next;
@@ -491,11 +436,11 @@ static bool step(struct walk *w, struct cursor *c, pg_error **err)
 /* Walks a generation list from both ends at once: two independent pointer
  * chases, so the memory system overlaps their misses.  The walks stop where
  * they meet; when one is cut by a bad link, the other goes on to the cut. */
-static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
+static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base, size_t max_objects)
 {
 	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
-	struct pg_gen *gen = &h->gen[g];
+	struct pg_reader *m = &h->rd;
+	struct pg_gen *gen = &h->m->gens[g];
 	uint64_t gbase = gens_base + (uint64_t)g * (uint64_t)L->gen_size;
 	uint64_t head = gbase + (uint64_t)L->gen_head.off;
 	uint64_t v, first, last;
@@ -510,7 +455,7 @@ static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 	if ((err = pg_read_u64(m, head + (uint64_t)L->gc_next.off, &first)) ||
 	    (err = pg_read_u64(m, head + (uint64_t)L->gc_prev.off, &last)))
 		return pg_error_prefix(err, "generation %d list head", g);
-	struct walk w = { .h = h, .g = g, .hdr = (size_t)L->gc_head_size + (size_t)L->varobject_size };
+	struct walk w = { .h = h, .max_objects = max_objects, .g = g, .hdr = (size_t)L->gc_head_size + (size_t)L->varobject_size };
 	if (w.hdr > 256)
 		return pg_error_create(PG_ERR_INPUT, "PyGC_Head + PyVarObject of %zu bytes is absurd", w.hdr);
 	for (int i = 0; i < 3; i++)
@@ -538,7 +483,7 @@ static pg_error *walk_generation(struct pg_heap *h, int g, uint64_t gens_base)
 				return err;
 		}
 	}
-	if (w.odd_refs && !h->collecting)
+	if (w.odd_refs && !h->m->collecting)
 		pg_warn(h->warn, "generation %d: %" PRIu64 " objects have gc_refs other than GC_REACHABLE (-3)", g, w.odd_refs);
 	gen->count = w.n;
 	gen->complete = met;
@@ -557,8 +502,8 @@ static void garbage_problem(struct pg_heap *h, const char *fmt, ...)
 		m = NULL;
 	va_end(ap);
 	pg_warn_partial(h->warn, "%s", m ? m : "gc.garbage: unreadable");
-	if (!h->garbage_problem)
-		h->garbage_problem = m;
+	if (!h->m->garbage_problem)
+		h->m->garbage_problem = m;
 	else
 		free(m);
 }
@@ -566,7 +511,7 @@ static void garbage_problem(struct pg_heap *h, const char *fmt, ...)
 static pg_error *read_garbage(struct pg_heap *h)
 {
 	const struct pg_layout *L = &h->in->L;
-	struct pg_mem *m = &h->core->mem;
+	struct pg_reader *m = &h->rd;
 	uint64_t list;
 	pg_error *err = pg_read_u64(m, h->in->garbage_var, &list);
 	if (err) {
@@ -576,8 +521,8 @@ static pg_error *read_garbage(struct pg_heap *h)
 	}
 	if (!list)
 		return NULL; /* gc.garbage not created yet: empty */
-	h->garbage_list = list;
-	h->garbage_exists = true;
+	h->m->garbage_list = list;
+	h->m->garbage_exists = true;
 	uint64_t type, size, items, alloc;
 	if ((err = pg_read_u64(m, list + (uint64_t)L->ob_type.off, &type)) ||
 	    (err = pg_read_u64(m, list + (uint64_t)L->ob_size.off, &size)) ||
@@ -596,17 +541,17 @@ static pg_error *read_garbage(struct pg_heap *h)
 	}
 	/* every item is a pointer in the core: more than its readable bytes
 	 * hold is not believed */
-	uint64_t most = pg_mem_readable(m) / 8;
+	uint64_t most = pg_mem_readable(h->rd.m) / 8;
 	if ((int64_t)size < 0 || size > alloc || size > most) {
 		garbage_problem(h, "gc.garbage claims %" PRId64 " items (allocated %" PRId64 "): not believed, not read",
 				(int64_t)size, (int64_t)alloc);
 		return NULL;
 	}
-	h->garbage_claimed = size;
-	h->garbage_claimed_known = true;
-	h->garbage = calloc(size ? size : 1, sizeof(*h->garbage));
-	if (!h->garbage)
-		return &pg_enomem;
+	h->m->garbage_claimed = size;
+	h->m->garbage_claimed_known = true;
+	h->m->garbage = calloc(size ? size : 1, sizeof(*h->m->garbage));
+	if (!h->m->garbage)
+		return PG_ENOMEM;
 	for (uint64_t i = 0; i < size; i++) {
 		uint64_t item;
 		err = pg_read_u64(m, items + 8 * i, &item);
@@ -616,13 +561,13 @@ static pg_error *read_garbage(struct pg_heap *h)
 			pg_error_destroy(err);
 			break;
 		}
-		struct pg_garbage_item *gi = &h->garbage[h->ngarbage++];
+		struct pg_garbage_item *gi = &h->m->garbage[h->m->ngarbage++];
 		gi->addr = item;
 		gi->row = UINT32_MAX;
 		uint64_t refcnt, itype;
 		if ((err = pg_read_u64(m, item + (uint64_t)L->ob_refcnt.off, &refcnt)) ||
 		    (err = pg_read_u64(m, item + (uint64_t)L->ob_type.off, &itype))) {
-			h->garbage_unreadable++;
+			h->m->garbage_unreadable++;
 			garbage_problem(h, "gc.garbage[%" PRIu64 "] at 0x%" PRIx64 " is unreadable: %s", i, item, err->message);
 			pg_error_destroy(err);
 			continue;
@@ -637,61 +582,46 @@ static pg_error *read_garbage(struct pg_heap *h)
 	return NULL;
 }
 
-pg_error *pg_heap_walk(struct pg_core *core, struct pg_interp *in, struct pg_warnings *w,
-		       size_t max_objects, struct pg_heap **ret)
+void pg_heap_init(struct pg_heap *h, struct pg_core *core, struct pg_interp *in, struct pg_warnings *w,
+		  const struct pg_log *log)
 {
-	struct pg_heap *h = calloc(1, sizeof(*h));
-	if (!h)
-		return &pg_enomem;
+	memset(h, 0, sizeof(*h));
 	h->core = core;
 	h->in = in;
 	h->warn = w;
-	h->max_objects = max_objects;
+	h->log = log;
+	pg_reader_init(&h->rd, &core->mem);
+}
+
+pg_error *pg_heap_walk(struct pg_heap *h, struct pg_model *m, size_t max_objects)
+{
+	struct pg_interp *in = h->in;
 	pg_error *err = NULL;
+	h->m = m;
 	if (in->collecting_var) {
 		uint64_t v;
-		err = pg_read_u64(&core->mem, in->collecting_var, &v);
+		err = pg_read_u64(&h->rd, in->collecting_var, &v);
 		if (err) {
-			pg_warn(w, "gcmodule's collecting flag unreadable: %s", err->message);
+			pg_warn(h->warn, "gcmodule's collecting flag unreadable: %s", err->message);
 			pg_error_destroy(err);
 			err = NULL;
 		} else if ((uint32_t)v) {
-			h->collecting = true;
-			pg_warn_partial(w, "the core was taken during a garbage collection: the generation lists are being moved between and may be inconsistent");
+			m->collecting = true;
+			pg_warn_partial(h->warn, "the core was taken during a garbage collection: the generation lists are being moved between and may be inconsistent");
 		}
 	}
 	uint64_t gens_base = in->gen0 - (uint64_t)in->L.gen_head.off;
 	for (int g = 0; g < 3 && !err; g++)
-		err = walk_generation(h, g, gens_base);
+		err = walk_generation(h, g, gens_base, max_objects);
 	if (!err && in->garbage_var)
 		err = read_garbage(h);
-	if (err) {
-		pg_heap_free(h);
-		return err;
-	}
-	*ret = h;
-	return NULL;
+	return err;
 }
 
-void pg_heap_free(struct pg_heap *h)
+void pg_heap_fini(struct pg_heap *h)
 {
-	if (!h)
-		return;
-	for (size_t i = 0; i < h->ntypes; i++)
-		free(h->types[i].name);
-	for (size_t i = 0; i < h->npool; i++)
-		free(h->pool[i]);
-	free(h->pool);
 	free(h->types);
-	free(h->rows);
 	pg_u64map_free(&h->type_index);
 	pg_u64map_free(&h->class_row);
 	pg_u64map_free(&h->base_kind);
-	pg_strmap_free(&h->row_index);
-	pg_bigarr_free(&h->obj_arr);
-	pg_bigarr_free(&h->type_arr);
-	pg_bigarr_free(&h->gen_arr);
-	free(h->garbage);
-	free(h->garbage_problem);
-	free(h);
 }

@@ -76,7 +76,7 @@ static pg_error *no_debuginfo(struct pg_core *core, struct pg_interp *in)
 
 /* The version string Py_GetVersion() built at start-up: a static buffer
  * (`version`, `version.0` under LTO) inside Py_GetVersion. */
-static void read_version(struct pg_core *core, struct pg_interp *in, struct pg_warnings *w)
+static void read_version(struct pg_core *core, struct pg_interp *in, const struct pg_log *log, struct pg_warnings *w)
 {
 	size_t first, count;
 	pg_symtab_range(&in->syms, "version", &first, &count);
@@ -85,7 +85,9 @@ static void read_version(struct pg_core *core, struct pg_interp *in, struct pg_w
 		if (s->type != STT_OBJECT || s->size < 8)
 			continue;
 		char buf[256];
-		pg_error *err = pg_read_cstr(&core->mem, s->addr, buf, sizeof(buf), NULL);
+		struct pg_reader rd;
+		pg_reader_init(&rd, &core->mem);
+		pg_error *err = pg_read_cstr(&rd, s->addr, buf, sizeof(buf), NULL);
 		if (err) {
 			pg_error_destroy(err);
 			continue;
@@ -95,40 +97,42 @@ static void read_version(struct pg_core *core, struct pg_interp *in, struct pg_w
 				if (*p == '\n')
 					*p = ' ';
 			memcpy(in->version, buf, sizeof(buf));
-			pg_log("version from %s: %s", s->name, buf);
+			pg_logf(log, "version from %s: %s", s->name, buf);
 			return;
 		}
 	}
 	pg_warn(w, "could not read the interpreter's version string");
 }
 
-static pg_error *find_var(struct pg_interp *in, const char *name, uint64_t *addr)
+static pg_error *find_var(struct pg_interp *in, const struct pg_log *log, const char *name, uint64_t *addr)
 {
 	const struct pg_sym *s;
 	pg_error *err = pg_symtab_find(&in->syms, name, STT_OBJECT, &s);
 	if (err) {
-		pg_log("finder %s: symbol: %s", name, err->message);
+		pg_logf(log, "finder %s: symbol: %s", name, err->message);
 		return err;
 	}
-	pg_log("finder %s: symbol %s at 0x%" PRIx64, name, s->name, s->addr);
+	pg_logf(log, "finder %s: symbol %s at 0x%" PRIx64, name, s->name, s->addr);
 	*addr = s->addr;
 	return NULL;
 }
 
-static pg_error *find_gc_state(struct pg_core *core, struct pg_interp *in, struct pg_warnings *w)
+static pg_error *find_gc_state(struct pg_core *core, struct pg_interp *in, const struct pg_log *log, struct pg_warnings *w)
 {
 	/* generations[0]: the static array (DWARF calls it optimized out under
 	 * LTO, the symtab has generations or generations.lto_priv.N), or
 	 * derived from the exported _PyGC_generation0 pointer. */
 	uint64_t gens = 0, derived = 0;
-	pg_error *err = find_var(in, "generations", &gens);
+	pg_error *err = find_var(in, log, "generations", &gens);
 	pg_error_destroy(err);
 	uint64_t g0var;
-	err = find_var(in, "_PyGC_generation0", &g0var);
+	err = find_var(in, log, "_PyGC_generation0", &g0var);
 	if (!err) {
-		pg_error *rerr = pg_read_u64(&core->mem, g0var, &derived);
+		struct pg_reader rd;
+		pg_reader_init(&rd, &core->mem);
+		pg_error *rerr = pg_read_u64(&rd, g0var, &derived);
 		if (rerr) {
-			pg_log("finder generations: reading _PyGC_generation0: %s", rerr->message);
+			pg_logf(log, "finder generations: reading _PyGC_generation0: %s", rerr->message);
 			pg_error_destroy(rerr);
 			derived = 0;
 		}
@@ -145,13 +149,13 @@ static pg_error *find_gc_state(struct pg_core *core, struct pg_interp *in, struc
 		return pg_error_create(PG_ERR_INPUT,
 				       "cannot find the gc generations in %s: no generations symbol and no readable _PyGC_generation0",
 				       in->modname);
-	err = find_var(in, "garbage", &in->garbage_var);
+	err = find_var(in, log, "garbage", &in->garbage_var);
 	if (err) {
 		pg_warn(w, "cannot find gc.garbage (%s): its contents are not reported", err->message);
 		pg_error_destroy(err);
 		in->garbage_var = 0;
 	}
-	err = find_var(in, "collecting", &in->collecting_var);
+	err = find_var(in, log, "collecting", &in->collecting_var);
 	if (err) {
 		pg_warn(w, "cannot find gcmodule's `collecting` flag (%s)", err->message);
 		pg_error_destroy(err);
@@ -170,26 +174,27 @@ static const char *const static_type_syms[PG_T_COUNT] = {
 	[PG_T_BOOL] = "PyBool_Type", [PG_T_BYTEARRAY] = "PyByteArray_Type",
 };
 
-pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_interp **ret)
+pg_error *pg_interp_find(struct pg_core *core, const struct pg_log *log, struct pg_warnings *w,
+			 struct pg_interp **ret)
 {
 	struct find_ctx fc = { 0 };
 	if (dwfl_getmodules(core->dwfl, find_python_cb, &fc, 0) != 0)
 		return pg_error_create(PG_ERR_INPUT, "dwfl_getmodules: %s", dwfl_errmsg(-1));
 	Dwfl_Module *mod = fc.by_symbol ? fc.by_symbol : fc.by_name;
 	if (!mod && core->truncated)
-		return pg_error_create(PG_ERR_INPUT,
+		return pg_error_create(PG_ERR_NOT_FOUND,
 				       "%s: the core is truncated (%zu of %" PRIu64 " bytes) and what is left does not show a Python interpreter%s",
 				       core->path, core->size, core->expected_size,
 				       core->threads ? "; pass --exe PATH to name the executable"
 						     : " (its notes, which list the mapped files, are lost; pass --exe PATH to name the executable)");
 	if (!mod)
-		return pg_error_create(PG_ERR_INPUT,
+		return pg_error_create(PG_ERR_NOT_FOUND,
 				       "%s: no Python interpreter found in this process (%s%s%s): no module exports _PyGC_generation0 (if the executable was not found, pass --exe PATH)",
 				       core->path, core->fname[0] ? "command " : "", core->fname,
 				       core->fname[0] ? "" : "unknown command");
 	struct pg_interp *in = calloc(1, sizeof(*in));
 	if (!in)
-		return &pg_enomem;
+		return PG_ENOMEM;
 	in->mod = mod;
 	in->modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	hex_build_id(mod, in->build_id, sizeof(in->build_id));
@@ -200,9 +205,11 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	 * DWARF; the fast handle then reads only the type sections of it */
 	dwfl_module_getsymtab(mod);
 	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &in->mainfile, &in->debugfile);
-	if (in->debugfile)
-		pg_dwarf_fast_open(mod, in->debugfile);
-	bool dw = pg_module_has_dwarf(mod);
+	pg_error *derr = pg_dwarf_open(mod, &in->dwarf);
+	bool dw = !derr;
+	if (derr)
+		pg_logf(log, "interpreter %s: %s", in->modname, derr->message);
+	pg_error_destroy(derr);
 	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &in->mainfile, &in->debugfile);
 	/* libdwfl leaves the names unset when it opened the file itself from
 	 * the core's file note: that is the module's own path */
@@ -223,20 +230,20 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	err = pg_symtab_load(mod, &in->syms);
 	if (err)
 		goto fail;
-	err = pg_layout_from_dwarf(mod, &in->L, &in->debug_build);
+	err = pg_layout_from_dwarf(in->dwarf, log, &in->L, &in->debug_build);
 	if (err) {
 		err = pg_error_prefix(err, "%s", in->modname);
 		if (err->kind == PG_ERR_NOT_FOUND)
 			err->kind = PG_ERR_INPUT;
 		goto fail;
 	}
-	read_version(core, in, w);
+	read_version(core, in, log, w);
 	if (in->version[0] && strncmp(in->version, "2.7", 3) != 0) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: the interpreter is Python %.20s, not 2.7",
+		err = pg_error_create(PG_ERR_NOT_FOUND, "%s: the interpreter is Python %.20s, not 2.7",
 				      core->path, in->version);
 		goto fail;
 	}
-	err = find_gc_state(core, in, w);
+	err = find_gc_state(core, in, log, w);
 	if (err)
 		goto fail;
 	for (int t = 0; t < PG_T_COUNT; t++) {
@@ -254,7 +261,7 @@ pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_
 	if (!nerr)
 		in->none = ns->addr;
 	pg_error_destroy(nerr);
-	pg_log("interpreter: %s (build-id %s), ELF %s, DWARF %s, %zu symbols, generations at 0x%" PRIx64,
+	pg_logf(log, "interpreter: %s (build-id %s), ELF %s, DWARF %s, %zu symbols, generations at 0x%" PRIx64,
 	       in->modname, in->build_id, in->mainfile ? in->mainfile : "?",
 	       in->debugfile ? in->debugfile : "?", in->syms.n, in->gen0);
 	*ret = in;
@@ -269,6 +276,6 @@ void pg_interp_free(struct pg_interp *in)
 	if (!in)
 		return;
 	pg_symtab_free(&in->syms);
-	pg_dwarf_fast_close();
+	pg_dwarf_close(in->dwarf);
 	free(in);
 }

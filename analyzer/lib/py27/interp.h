@@ -3,9 +3,10 @@
 #ifndef PG_INTERP_H
 #define PG_INTERP_H
 
-#include "core.h"
+#include "../elf/core.h"
+#include "../elf/dwarf.h"
+#include "../elf/symbols.h"
 #include "layout.h"
-#include "symbols.h"
 
 /* Static types the analyzer recognises by address. */
 enum pg_static_type {
@@ -16,6 +17,7 @@ enum pg_static_type {
 
 struct pg_interp {
 	Dwfl_Module *mod;
+	struct pg_dwarf *dwarf;   /* the interpreter's DWARF (fast handle) */
 	const char *modname;    /* the module's name (path of the mapped file) */
 	const char *mainfile;   /* where libdwfl found the ELF file */
 	const char *debugfile;  /* where libdwfl found the DWARF (may equal mainfile) */
@@ -31,7 +33,11 @@ struct pg_interp {
 	uint64_t none;          /* _Py_NoneStruct, 0 if not found */
 };
 
-pg_error *pg_interp_find(struct pg_core *core, struct pg_warnings *w, struct pg_interp **ret);
+/* Finds the interpreter: PG_ERR_NOT_FOUND when no module of the core is a
+ * Python 2.7 interpreter (with the message a user should read when no
+ * other family finds one either). */
+pg_error *pg_interp_find(struct pg_core *core, const struct pg_log *log, struct pg_warnings *w,
+			 struct pg_interp **ret);
 void pg_interp_free(struct pg_interp *in);
 
 #endif

@@ -1,6 +1,5 @@
 #include "layout.h"
 
-#include <dwarf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,7 +7,10 @@ enum { S_GCHEAD, S_OBJECT, S_VAROBJECT, S_TYPE, S_HEAPTYPE, S_MEMBERDEF, S_LIST,
        S_DICT, S_DICTENTRY, S_SET, S_SETENTRY, S_STRING, S_CLASS, S_INSTANCE, S_GEN, S_WEAKREF,
        /* optional: values and sizes of untracked objects; without them
         * there are no previews, and their sizes are the generic ones */
-       S_OPTIONAL, S_INT = S_OPTIONAL, S_FLOAT, S_LONG, S_UNICODE, S_BYTEARRAY, S_COUNT };
+       S_OPTIONAL, S_INT = S_OPTIONAL, S_FLOAT, S_LONG, S_UNICODE, S_BYTEARRAY,
+       /* frames, code and generators: traverse of frames, finalizers of
+        * generators (without them frames are scanned conservatively) */
+       S_FRAME, S_TRYBLOCK, S_CODE, S_GENOBJ, S_COUNT };
 
 static const char *const struct_names[S_COUNT] = {
 	[S_GCHEAD] = "PyGC_Head", [S_OBJECT] = "PyObject", [S_VAROBJECT] = "PyVarObject",
@@ -19,6 +21,8 @@ static const char *const struct_names[S_COUNT] = {
 	[S_INSTANCE] = "PyInstanceObject", [S_GEN] = "gc_generation", [S_WEAKREF] = "PyWeakReference",
 	[S_INT] = "PyIntObject", [S_FLOAT] = "PyFloatObject", [S_LONG] = "PyLongObject",
 	[S_UNICODE] = "PyUnicodeObject", [S_BYTEARRAY] = "PyByteArrayObject",
+	[S_FRAME] = "PyFrameObject", [S_TRYBLOCK] = "PyTryBlock", [S_CODE] = "PyCodeObject",
+	[S_GENOBJ] = "PyGenObject",
 };
 
 struct want_field {
@@ -97,6 +101,19 @@ static const struct want_field fields[] = {
 	F(S_UNICODE, "str", unicode_str, false),
 	F(S_BYTEARRAY, "ob_alloc", bytearray_alloc, false),
 	F(S_BYTEARRAY, "ob_bytes", bytearray_bytes, false),
+	F(S_FRAME, "f_code", f_code, false),
+	F(S_FRAME, "f_localsplus", f_localsplus, false),
+	F(S_FRAME, "f_valuestack", f_valuestack, false),
+	F(S_FRAME, "f_stacktop", f_stacktop, false),
+	F(S_FRAME, "f_iblock", f_iblock, false),
+	F(S_FRAME, "f_blockstack", f_blockstack, false),
+	F(S_TRYBLOCK, "b_type", b_type, false),
+	F(S_CODE, "co_nlocals", co_nlocals, false),
+	F(S_CODE, "co_cellvars", co_cellvars, false),
+	F(S_CODE, "co_freevars", co_freevars, false),
+	F(S_CODE, "co_varnames", co_varnames, false),
+	F(S_CODE, "co_name", co_name, false),
+	F(S_GENOBJ, "gi_frame", gi_frame, false),
 };
 #undef F
 
@@ -123,186 +140,45 @@ static const size_t struct_size_off[S_COUNT] = {
 	[S_LONG] = offsetof(struct pg_layout, long_size),
 	[S_UNICODE] = offsetof(struct pg_layout, unicode_size),
 	[S_BYTEARRAY] = offsetof(struct pg_layout, bytearray_size),
+	[S_FRAME] = offsetof(struct pg_layout, frame_size),
+	[S_TRYBLOCK] = offsetof(struct pg_layout, tryblock_size),
+	[S_CODE] = offsetof(struct pg_layout, code_size),
+	[S_GENOBJ] = offsetof(struct pg_layout, genobj_size),
 };
 
-static bool is_complete(Dwarf_Die *d)
+pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, struct pg_layout *l, bool *debug_build)
 {
-	int tag = dwarf_tag(d);
-	if (tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
-		return false;
-	return !dwarf_hasattr(d, DW_AT_declaration) && dwarf_hasattr(d, DW_AT_byte_size);
-}
-
-/* Peels typedefs and qualifiers; bounded (DWARF comes from untrusted files). */
-static bool peel(Dwarf_Die *in, Dwarf_Die *out)
-{
-	return dwarf_peel_type(in, out) == 0;
-}
-
-/* Finds member `name` in struct/union die; returns its offset and type. */
-static bool find_member(Dwarf_Die *st, const char *name, Dwarf_Word *off, Dwarf_Die *type)
-{
-	Dwarf_Die child;
-	if (dwarf_child(st, &child) != 0)
-		return false;
-	unsigned guard = 0;
-	do {
-		if (++guard > 100000)
-			return false;
-		if (dwarf_tag(&child) != DW_TAG_member)
-			continue;
-		const char *n = dwarf_diename(&child);
-		if (!n || strcmp(n, name) != 0)
-			continue;
-		Dwarf_Attribute a;
-		Dwarf_Word o = 0;
-		if (dwarf_attr(&child, DW_AT_data_member_location, &a) && dwarf_formudata(&a, &o) != 0)
-			return false;
-		*off = o;
-		Dwarf_Attribute ta;
-		if (!dwarf_attr(&child, DW_AT_type, &ta) || !dwarf_formref_die(&ta, type))
-			return false;
-		return true;
-	} while (dwarf_siblingof(&child, &child) == 0);
-	return false;
-}
-
-/* sizeof(*member) for a pointer member; 0 when unknown. */
-static int32_t pointee_size(Dwarf_Die *st, const char *member)
-{
-	Dwarf_Word off, size = 0;
-	Dwarf_Die type, peeled, target;
-	Dwarf_Attribute a;
-	if (!find_member(st, member, &off, &type) || !peel(&type, &peeled) ||
-	    dwarf_tag(&peeled) != DW_TAG_pointer_type || !dwarf_attr(&peeled, DW_AT_type, &a) ||
-	    !dwarf_formref_die(&a, &target) || dwarf_aggregate_size(&target, &size) != 0 || size > 8)
-		return 0;
-	return (int32_t)size;
-}
-
-static pg_error *field_from_die(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f)
-{
-	char buf[128];
-	if (strlen(path) >= sizeof(buf))
-		return pg_error_create(PG_ERR_INTERNAL, "field path too long");
-	strcpy(buf, path);
-	Dwarf_Die cur = *st, type;
-	Dwarf_Word total = 0;
-	char *save = NULL;
-	for (char *part = strtok_r(buf, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
-		Dwarf_Word off;
-		if (!find_member(&cur, part, &off, &type))
-			return pg_error_create(PG_ERR_NOT_FOUND, "the DWARF of %s has no member %s", sname, path);
-		total += off;
-		Dwarf_Die peeled;
-		if (!peel(&type, &peeled))
-			return pg_error_create(PG_ERR_INPUT, "%s.%s: bad DWARF type", sname, path);
-		cur = peeled;
-	}
-	Dwarf_Word size = 0;
-	if (dwarf_aggregate_size(&cur, &size) != 0)
-		size = 0;
-	if (total > INT32_MAX || size > INT32_MAX)
-		return pg_error_create(PG_ERR_INPUT, "%s.%s: absurd offset or size in DWARF", sname, path);
-	f->off = (int32_t)total;
-	f->size = (int32_t)size;
-	return NULL;
-}
-
-pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size_t n, size_t *ncu_out)
-{
-	/* typedef'd structs whose typedef DIE names an incomplete struct: look
-	 * for the struct tag too */
-	const char **tag_alias = calloc(n ? n : 1, sizeof(*tag_alias));
-	if (!tag_alias)
-		return &pg_enomem;
-	size_t left = 0;
-	for (size_t i = 0; i < n; i++)
-		left += !ws[i].found;
-	struct pg_cu_iter it = { 0 };
-	Dwarf_Die cudie;
-	size_t ncu = 0;
-	while (left && pg_next_cu(mod, &it, &cudie)) {
-		if (++ncu > 1000000)
-			break;
-		Dwarf_Die die;
-		if (dwarf_child(&cudie, &die) != 0)
-			continue;
-		do {
-			int tag = dwarf_tag(&die);
-			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
-				continue;
-			const char *nm = dwarf_diename(&die);
-			if (!nm)
-				continue;
-			for (size_t i = 0; i < n; i++) {
-				if (ws[i].found)
-					continue;
-				bool byname = strcmp(nm, ws[i].name) == 0;
-				bool bytag = tag != DW_TAG_typedef && tag_alias[i] && strcmp(nm, tag_alias[i]) == 0;
-				if (!byname && !bytag)
-					continue;
-				Dwarf_Die t;
-				if (tag == DW_TAG_typedef) {
-					if (!peel(&die, &t))
-						continue;
-				} else {
-					t = die;
-				}
-				if (is_complete(&t)) {
-					ws[i].die = t;
-					ws[i].found = true;
-					left--;
-				} else if (!tag_alias[i]) {
-					tag_alias[i] = dwarf_diename(&t);
-				}
-			}
-		} while (dwarf_siblingof(&die, &die) == 0);
-	}
-	free(tag_alias);
-	if (ncu_out)
-		*ncu_out = ncu;
-	return NULL;
-}
-
-pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f)
-{
-	return field_from_die(st, sname, path, f);
-}
-
-pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build)
-{
-	struct pg_dwarf_want ws[S_COUNT];
+	struct pg_dwarf_struct ws[S_COUNT];
 	for (int i = 0; i < S_COUNT; i++)
-		ws[i] = (struct pg_dwarf_want){ .name = struct_names[i] };
+		ws[i] = (struct pg_dwarf_struct){ .name = struct_names[i] };
 	size_t ncu = 0;
-	pg_error *ferr = pg_dwarf_find_structs(mod, ws, S_COUNT, &ncu);
+	pg_error *ferr = pg_dwarf_scan(d, ws, S_COUNT, NULL, 0, true, &ncu);
 	if (ferr)
 		return ferr;
 	memset(l, 0, sizeof(*l));
 	for (int i = 0; i < S_COUNT; i++) {
-		if (!ws[i].found && i >= S_OPTIONAL) {
-			pg_log("layouts: the interpreter's DWARF has no %s", ws[i].name);
+		if (!ws[i].n && i >= S_OPTIONAL) {
+			pg_logf(log, "layouts: the interpreter's DWARF has no %s", ws[i].name);
 			continue;
 		}
-		if (!ws[i].found)
+		if (!ws[i].n)
 			return pg_error_create(PG_ERR_NOT_FOUND,
 					       "the interpreter's DWARF has no complete definition of %s",
 					       ws[i].name);
-		Dwarf_Word size = 0;
-		if (dwarf_aggregate_size(&ws[i].die, &size) != 0 || size == 0 || size > (1 << 20))
+		int32_t size = pg_dwarf_struct_size(&ws[i].die[0]);
+		if (!size)
 			return pg_error_create(PG_ERR_INPUT, "DWARF: bad size for %s", ws[i].name);
-		*(int32_t *)((char *)l + struct_size_off[i]) = (int32_t)size;
+		*(int32_t *)((char *)l + struct_size_off[i]) = size;
 	}
 	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
 		const struct want_field *wf = &fields[k];
 		struct pg_field *f = (struct pg_field *)((char *)l + wf->loff);
-		if (!ws[wf->s].found) {
+		if (!ws[wf->s].n) {
 			f->off = -1;
 			f->size = 0;
 			continue;
 		}
-		pg_error *err = field_from_die(&ws[wf->s].die, ws[wf->s].name, wf->path, f);
+		pg_error *err = pg_dwarf_member(&ws[wf->s].die[0], ws[wf->s].name, wf->path, f);
 		if (err) {
 			if (wf->required || err->kind != PG_ERR_NOT_FOUND)
 				return err;
@@ -318,10 +194,16 @@ pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debu
 					       ws[wf->s].name, wf->path);
 	}
 	l->unicode_char_size = 0;
-	if (ws[S_UNICODE].found && l->unicode_str.off >= 0)
-		l->unicode_char_size = pointee_size(&ws[S_UNICODE].die, "str");
+	if (ws[S_UNICODE].n && l->unicode_str.off >= 0)
+		l->unicode_char_size = pg_dwarf_pointee_size(&ws[S_UNICODE].die[0], "str");
+	/* frames: every field there, and a sane PyTryBlock */
+	l->frames_ok = l->f_code.off >= 0 && l->f_localsplus.off >= 0 && l->f_valuestack.off >= 0 &&
+		       l->f_stacktop.off >= 0 && l->f_iblock.off >= 0 && l->f_blockstack.off >= 0 &&
+		       l->b_type.off >= 0 && l->co_nlocals.off >= 0 && l->co_cellvars.off >= 0 &&
+		       l->co_freevars.off >= 0 && l->co_varnames.off >= 0 && l->gi_frame.off >= 0 &&
+		       l->tryblock_size > 0 && l->tryblock_size <= 64;
 	*debug_build = l->ob_next.off >= 0;
-	pg_log("layouts from DWARF (%zu compile units read): PyGC_Head %d bytes, PyObject %d, PyTypeObject %d%s",
-	       ncu, l->gc_head_size, l->object_size, l->type_size, *debug_build ? ", Py_TRACE_REFS" : "");
+	pg_logf(log, "layouts from DWARF (%zu compile units read): PyGC_Head %d bytes, PyObject %d, PyTypeObject %d%s",
+		ncu, l->gc_head_size, l->object_size, l->type_size, *debug_build ? ", Py_TRACE_REFS" : "");
 	return NULL;
 }

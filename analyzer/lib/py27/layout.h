@@ -4,15 +4,7 @@
 #ifndef PG_LAYOUT_H
 #define PG_LAYOUT_H
 
-#include <elfutils/libdw.h>
-#include <elfutils/libdwfl.h>
-
-#include "error.h"
-
-struct pg_field {
-	int32_t off;   /* -1: absent */
-	int32_t size;
-};
+#include "../elf/dwarf.h"
 
 struct pg_layout {
 	int32_t gc_head_size;
@@ -59,36 +51,14 @@ struct pg_layout {
 	struct pg_field int_ival, float_fval, long_digit, unicode_length, unicode_str,
 		bytearray_alloc, bytearray_bytes;
 	int32_t unicode_char_size;   /* sizeof(Py_UNICODE): 2 or 4; 0 unknown */
+	int32_t frame_size, tryblock_size, code_size, genobj_size;
+	struct pg_field f_code, f_localsplus, f_valuestack, f_stacktop, f_iblock, f_blockstack, b_type,
+		co_nlocals, co_cellvars, co_freevars, co_varnames, co_name, gi_frame;
+	bool frames_ok;              /* all of those are there */
 };
-
-/* One struct wanted from a module's DWARF, by typedef name or struct tag;
- * only a complete definition counts. */
-struct pg_dwarf_want {
-	const char *name;
-	bool found;
-	Dwarf_Die die;
-};
-/* One pass over the module's compile units for all of ws[0..n). */
-pg_error *pg_dwarf_find_structs(Dwfl_Module *mod, struct pg_dwarf_want *ws, size_t n, size_t *ncu);
-/* Offset and size of member `path` (a.b for nested members) of struct st. */
-pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f);
-
-/* Iterating a module's compile units: through the fast handle for the
- * interpreter (dwarf_fast.c), through libdwfl for any other module. */
-struct pg_cu_iter {
-	Dwarf_Off off;
-	Dwarf_Die *dwfl_cu;
-	bool done;
-};
-bool pg_next_cu(Dwfl_Module *mod, struct pg_cu_iter *it, Dwarf_Die *cu);
-/* Opens the module's debug file at path with only the type sections
- * inflated; false when that does not apply (libdw is used as usual). */
-bool pg_dwarf_fast_open(Dwfl_Module *mod, const char *path);
-void pg_dwarf_fast_close(void);
-bool pg_module_has_dwarf(Dwfl_Module *mod);
 
 /* Fills *l from the module's DWARF.  *debug_build is set when PyObject has
  * the Py_TRACE_REFS list fields. */
-pg_error *pg_layout_from_dwarf(Dwfl_Module *mod, struct pg_layout *l, bool *debug_build);
+pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, struct pg_layout *l, bool *debug_build);
 
 #endif

@@ -172,15 +172,6 @@ static const struct handler handlers[] = {
 };
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
-size_t pg_traverse_known(const char *const **names)
-{
-	static const char *list[NHANDLERS];
-	for (size_t i = 0; i < NHANDLERS; i++)
-		list[i] = handlers[i].fn;
-	*names = list;
-	return NHANDLERS;
-}
-
 /* A handler made concrete for one module's layouts. */
 struct resolved {
 	const struct handler *h;
@@ -207,42 +198,27 @@ struct type_plan {
 	struct resolved *base;       /* the nearest base's other traverse, or NULL */
 };
 
-/* The complete definitions of one struct name in a module's DWARF, with
- * the compile unit of each: a name can mean different structs in different
- * files (Debian's python2.7 has three `block`s), so the one from the
- * traverse function's own source file is preferred. */
-struct sdef {
-	const char *name;            /* typedef name or struct tag */
-	const char *tag;             /* the tag of an incomplete struct the typedef named */
-	bool owned;                  /* name is ours to free */
-	size_t n;
-	Dwarf_Die die[MAX_CANDS];
-	const char *cu[MAX_CANDS];
-};
-
+/* What traverse needs of a module: its symbols, and in its DWARF the
+ * complete definitions of every struct a handler names (a name can mean
+ * different structs in different files: Debian's python2.7 has three
+ * `block`s, so the one from the traverse function's own source file is
+ * preferred) and the compile unit defining each handler's function. */
 struct modinfo {
 	Dwfl_Module *mod;
 	struct pg_symtab syms;
 	bool own_syms, loaded;
-	struct sdef *defs;           /* sorted by name; lazily */
-	size_t ndefs;
+	struct pg_dwarf *dw;         /* the interpreter's is the interpreter's; others ours */
+	bool own_dw;
+	struct pg_dwarf_struct *defs; /* sorted by name; lazily */
+	char **owned;                /* names made for "Struct/" aux entries */
+	size_t ndefs, nowned;
 	bool dwarf_done;
-	const char *fn_cu[NHANDLERS]; /* compile unit defining each handler's function */
-};
-
-struct frame_layout {
-	bool ok;
-	struct pg_field f_code, f_localsplus, f_valuestack, f_stacktop, f_iblock, f_blockstack;
-	int32_t tryblock_size;
-	struct pg_field b_type;
-	struct pg_field co_nlocals, co_cellvars, co_freevars, co_varnames;
-	struct pg_field gi_frame;
-	struct pg_field tp_dict_off;
+	struct pg_dwarf_func fn[NHANDLERS];
 };
 
 struct pg_traverse {
 	struct pg_heap *h;
-	struct pg_mem *mem;
+	struct pg_reader rd;          /* for plans (made by one thread, before the others read) */
 	const struct pg_layout *L;
 	struct modinfo *mods;
 	size_t nmods, capmods;
@@ -252,41 +228,28 @@ struct pg_traverse {
 	struct type_plan *plans;      /* by type index */
 	size_t nplans;
 	uint64_t subtype_traverse;
-	uint64_t gen_type;
-	struct frame_layout fl;
-	/* old-style class -> where its __del__ lookup ended (one lookup per
-	 * class, not per instance: a damaged class graph can be costly) */
-	struct pg_u64map del_index;
-	struct del_answer {
-		uint64_t owner;   /* the class defining __del__, 0 when none */
-		bool ok;          /* every read of the lookup succeeded */
-	} *del_answers;
-	size_t ndel, capdel;
-	/* dict entries dict_has_del may still look at: answers past it are
-	 * "could not be read" (time stays bounded whatever the dicts claim) */
-	uint64_t del_scan_left;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static inline bool rd(struct pg_traverse *t, uint64_t addr, uint64_t *v)
+static inline bool rd(struct pg_reader *r, uint64_t addr, uint64_t *v)
 {
-	const uint8_t *p = pg_ptr(t->mem, addr, 8);
+	const uint8_t *p = pg_ptr(r, addr, 8);
 	if (p) {
 		memcpy(v, p, 8);
 		return true;
 	}
-	return pg_try_read(t->mem, addr, v, 8);
+	return pg_try_read(r, addr, v, 8);
 }
 
-static inline bool rd32(struct pg_traverse *t, uint64_t addr, int32_t *v)
+static inline bool rd32(struct pg_reader *r, uint64_t addr, int32_t *v)
 {
-	const uint8_t *p = pg_ptr(t->mem, addr, 4);
+	const uint8_t *p = pg_ptr(r, addr, 4);
 	if (p) {
 		memcpy(v, p, 4);
 		return true;
 	}
-	return pg_try_read(t->mem, addr, v, 4);
+	return pg_try_read(r, addr, v, 4);
 }
 
 static struct modinfo *modinfo_for(struct pg_traverse *t, Dwfl_Module *mod)
@@ -318,10 +281,10 @@ static struct modinfo *modinfo_for(struct pg_traverse *t, Dwfl_Module *mod)
 
 static int sdef_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct sdef *)a)->name, ((const struct sdef *)b)->name);
+	return strcmp(((const struct pg_dwarf_struct *)a)->name, ((const struct pg_dwarf_struct *)b)->name);
 }
 
-static struct sdef *sdef_find(struct modinfo *mi, const char *name, size_t len)
+static struct pg_dwarf_struct *sdef_find(struct modinfo *mi, const char *name, size_t len)
 {
 	size_t lo = 0, hi = mi->ndefs;
 	while (lo < hi) {
@@ -339,28 +302,13 @@ static struct sdef *sdef_find(struct modinfo *mi, const char *name, size_t len)
 	return NULL;
 }
 
-static bool is_complete(Dwarf_Die *d)
-{
-	int tag = dwarf_tag(d);
-	return (tag == DW_TAG_structure_type || tag == DW_TAG_union_type) &&
-	       !dwarf_hasattr(d, DW_AT_declaration) && dwarf_hasattr(d, DW_AT_byte_size);
-}
-
-static void sdef_add(struct sdef *s, Dwarf_Die *die, const char *cu)
-{
-	if (s->n < MAX_CANDS) {
-		s->die[s->n] = *die;
-		s->cu[s->n] = cu;
-		s->n++;
-	}
-}
-
 /* The names every handler wants: its struct and the "Struct/" of its aux. */
 static bool want_names(struct modinfo *mi)
 {
 	size_t cap = 2 * NHANDLERS;
 	mi->defs = calloc(cap, sizeof(*mi->defs));
-	if (!mi->defs)
+	mi->owned = calloc(cap, sizeof(*mi->owned));
+	if (!mi->defs || !mi->owned)
 		return false;
 	for (size_t i = 0; i < NHANDLERS; i++) {
 		const struct handler *h = &handlers[i];
@@ -377,8 +325,8 @@ static bool want_names(struct modinfo *mi)
 				char *nm = strndup(p, (size_t)(slash - p));
 				if (!nm)
 					return false;
-				mi->defs[mi->ndefs].name = nm;
-				mi->defs[mi->ndefs++].owned = true;
+				mi->owned[mi->nowned++] = nm;
+				mi->defs[mi->ndefs++].name = nm;
 				qsort(mi->defs, mi->ndefs, sizeof(*mi->defs), sdef_cmp);
 			}
 			p = *end ? end + 1 : end;
@@ -388,58 +336,28 @@ static bool want_names(struct modinfo *mi)
 }
 
 /* One pass over the module's compile units for every wanted name. */
-static void module_dwarf(struct modinfo *mi)
+static void module_dwarf(struct pg_traverse *t, struct modinfo *mi)
 {
 	if (mi->dwarf_done)
 		return;
 	mi->dwarf_done = true;
 	if (!want_names(mi))
 		return;
-	struct pg_cu_iter it = { 0 };
-	Dwarf_Die cudie, *cu = &cudie;
-	size_t ncu = 0;
-	while (pg_next_cu(mi->mod, &it, &cudie) && ++ncu < 1000000) {
-		const char *cuname = dwarf_diename(cu);
-		Dwarf_Die die;
-		if (dwarf_child(cu, &die) != 0)
-			continue;
-		do {
-			int tag = dwarf_tag(&die);
-			if (tag == DW_TAG_subprogram) {
-				/* the source file of a traverse function is the compile
-				 * unit that defines it: no line table needed */
-				const char *fn = dwarf_diename(&die);
-				if (fn && !dwarf_hasattr(&die, DW_AT_declaration))
-					for (size_t i = 0; i < NHANDLERS; i++)
-						if (!mi->fn_cu[i] && strcmp(handlers[i].fn, fn) == 0)
-							mi->fn_cu[i] = cuname;
-				continue;
-			}
-			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
-				continue;
-			const char *nm = dwarf_diename(&die);
-			if (!nm)
-				continue;
-			struct sdef *s = sdef_find(mi, nm, strlen(nm));
-			if (s) {
-				Dwarf_Die t = die;
-				if (tag == DW_TAG_typedef && dwarf_peel_type(&die, &t) != 0)
-					continue;
-				if (is_complete(&t))
-					sdef_add(s, &t, cuname);
-				else if (tag == DW_TAG_typedef && !s->tag &&
-					 (dwarf_tag(&t) == DW_TAG_structure_type || dwarf_tag(&t) == DW_TAG_union_type))
-					s->tag = dwarf_diename(&t);
-				continue;
-			}
-			if (tag == DW_TAG_typedef || !is_complete(&die))
-				continue;
-			/* a struct tag some typedef named while it was incomplete */
-			for (size_t i = 0; i < mi->ndefs; i++)
-				if (mi->defs[i].tag && strcmp(mi->defs[i].tag, nm) == 0)
-					sdef_add(&mi->defs[i], &die, cuname);
-		} while (dwarf_siblingof(&die, &die) == 0);
+	for (size_t i = 0; i < NHANDLERS; i++)
+		mi->fn[i].name = handlers[i].fn;
+	if (mi->mod == t->h->in->mod) {
+		mi->dw = t->h->in->dwarf;
+	} else {
+		pg_error *err = pg_dwarf_open(mi->mod, &mi->dw);
+		if (err) {
+			pg_error_destroy(err);
+			mi->dw = NULL;
+			return;
+		}
+		mi->own_dw = true;
 	}
+	pg_error *err = pg_dwarf_scan(mi->dw, mi->defs, mi->ndefs, mi->fn, NHANDLERS, false, NULL);
+	pg_error_destroy(err);
 }
 
 /* Is compile unit `cu` the one that defines the traverse function? */
@@ -503,7 +421,7 @@ static pg_error *check_path(void *arg, Dwarf_Die *d, const char *sname, const ch
 static bool pick_struct(struct modinfo *mi, const struct handler *h, const char *sname, const char *src,
 			Dwarf_Die *out, char **why)
 {
-	struct sdef *s = sdef_find(mi, sname, strlen(sname));
+	struct pg_dwarf_struct *s = sdef_find(mi, sname, strlen(sname));
 	if (!s || s->n == 0) {
 		*why = pg_asprintf("no DWARF definition of %s", sname);
 		return false;
@@ -575,13 +493,13 @@ static pg_error *fill_path(void *arg, Dwarf_Die *d, const char *sname, const cha
 
 /* Resolves handler hi for the module holding r->fnaddr: its fields, its aux
  * members (in the order the handler lists them) and its symbol. */
-static bool resolve_handler(struct modinfo *mi, size_t hi, struct resolved *r, char **why)
+static bool resolve_handler(struct pg_traverse *t, struct modinfo *mi, size_t hi, struct resolved *r, char **why)
 {
 	const struct handler *h = &handlers[hi];
 	if (!h->sname)
 		return true;
-	module_dwarf(mi);
-	const char *src = mi->fn_cu[hi];
+	module_dwarf(t, mi);
+	const char *src = mi->fn[hi].cu;
 	Dwarf_Die own;
 	if (!pick_struct(mi, h, h->sname, src, &own, why))
 		return false;
@@ -665,10 +583,10 @@ static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const ch
 		for (size_t i = 0; i < NHANDLERS; i++) {
 			if (strlen(handlers[i].fn) != s->baselen || memcmp(handlers[i].fn, s->name, s->baselen) != 0)
 				continue;
-			if (resolve_handler(mi, i, r, &why)) {
+			if (resolve_handler(t, mi, i, r, &why)) {
 				r->h = &handlers[i];
-				pg_log("traverse: type %s: %s emulated (%s%s%d fields, %d aux)", tname, handlers[i].fn,
-				       handlers[i].sname ? handlers[i].sname : "", handlers[i].sname ? ": " : "", r->nf, r->naux);
+				pg_logf(t->h->log, "traverse: type %s: %s emulated (%s%s%d fields, %d aux)", tname, handlers[i].fn,
+					handlers[i].sname ? handlers[i].sname : "", handlers[i].sname ? ": " : "", r->nf, r->naux);
 				return r;
 			}
 			break;
@@ -687,56 +605,13 @@ static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const ch
 
 /* ---- setup ------------------------------------------------------------ */
 
-static void frame_layout(struct pg_traverse *t)
-{
-	struct pg_dwarf_want w[] = { { .name = "PyFrameObject" }, { .name = "PyTryBlock" },
-				     { .name = "PyCodeObject" }, { .name = "PyGenObject" } };
-	pg_error *err = pg_dwarf_find_structs(t->h->in->mod, w, 4, NULL);
-	pg_error_destroy(err);
-	if (!w[0].found || !w[1].found || !w[2].found || !w[3].found) {
-		pg_warn(t->h->warn, "no DWARF for frames/code/generators: frames are scanned conservatively");
-		return;
-	}
-	struct frame_layout *f = &t->fl;
-	struct { Dwarf_Die *d; const char *s, *m; struct pg_field *out; } m[] = {
-		{ &w[0].die, "PyFrameObject", "f_code", &f->f_code },
-		{ &w[0].die, "PyFrameObject", "f_localsplus", &f->f_localsplus },
-		{ &w[0].die, "PyFrameObject", "f_valuestack", &f->f_valuestack },
-		{ &w[0].die, "PyFrameObject", "f_stacktop", &f->f_stacktop },
-		{ &w[0].die, "PyFrameObject", "f_iblock", &f->f_iblock },
-		{ &w[0].die, "PyFrameObject", "f_blockstack", &f->f_blockstack },
-		{ &w[1].die, "PyTryBlock", "b_type", &f->b_type },
-		{ &w[2].die, "PyCodeObject", "co_nlocals", &f->co_nlocals },
-		{ &w[2].die, "PyCodeObject", "co_cellvars", &f->co_cellvars },
-		{ &w[2].die, "PyCodeObject", "co_freevars", &f->co_freevars },
-		{ &w[2].die, "PyCodeObject", "co_varnames", &f->co_varnames },
-		{ &w[3].die, "PyGenObject", "gi_frame", &f->gi_frame },
-	};
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		err = pg_dwarf_member(m[i].d, m[i].s, m[i].m, m[i].out);
-		if (err) {
-			pg_warn(t->h->warn, "frames: %s", err->message);
-			pg_error_destroy(err);
-			return;
-		}
-	}
-	Dwarf_Word sz;
-	if (dwarf_aggregate_size(&w[1].die, &sz) != 0 || sz == 0 || sz > 64)
-		return;
-	f->tryblock_size = (int32_t)sz;
-	f->ok = true;
-}
-
 pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 {
 	struct pg_traverse *t = calloc(1, sizeof(*t));
 	if (!t)
-		return &pg_enomem;
-	/* linear in the objects: generous for real dicts (an instance's
-	 * __dict__ has a few dozen entries), a bound for damaged ones */
-	t->del_scan_left = ((uint64_t)1 << 22) + 32 * (uint64_t)h->nobj;
+		return PG_ENOMEM;
 	t->h = h;
-	t->mem = &h->core->mem;
+	pg_reader_init(&t->rd, &h->core->mem);
 	t->L = &h->in->L;
 	const struct pg_sym *s;
 	pg_error *err = pg_symtab_find(&h->in->syms, "subtype_traverse", STT_FUNC, &s);
@@ -746,11 +621,8 @@ pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 	} else {
 		t->subtype_traverse = s->addr;
 	}
-	err = pg_symtab_find(&h->in->syms, "PyGen_Type", STT_OBJECT, &s);
-	if (!err)
-		t->gen_type = s->addr;
-	pg_error_destroy(err);
-	frame_layout(t);
+	if (!t->L->frames_ok)
+		pg_warn(h->warn, "no DWARF for frames/code/generators: frames are scanned conservatively");
 	*ret = t;
 	return NULL;
 }
@@ -769,15 +641,15 @@ void pg_traverse_free(struct pg_traverse *t)
 		free(t->plans[i].slot_name);
 	}
 	free(t->plans);
-	free(t->del_answers);
-	pg_u64map_free(&t->del_index);
 	for (size_t i = 0; i < t->nmods; i++) {
 		if (t->mods[i].own_syms)
 			pg_symtab_free(&t->mods[i].syms);
-		for (size_t j = 0; j < t->mods[i].ndefs; j++)
-			if (t->mods[i].defs[j].owned)
-				free((char *)t->mods[i].defs[j].name);
+		for (size_t j = 0; j < t->mods[i].nowned; j++)
+			free(t->mods[i].owned[j]);
+		free(t->mods[i].owned);
 		free(t->mods[i].defs);
+		if (t->mods[i].own_dw)
+			pg_dwarf_close(t->mods[i].dw);
 	}
 	free(t->mods);
 	pg_u64map_free(&t->res_index);
@@ -821,8 +693,8 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 		if (!bt->valid || bt->traverse != t->subtype_traverse)
 			break;
 		uint64_t nslots = 0, meta = 0;
-		if (rd(t, bt->addr + (uint64_t)L->ob_size.off, &nslots) && nslots &&
-		    rd(t, bt->addr + (uint64_t)L->ob_type.off, &meta)) {
+		if (rd(&t->rd, bt->addr + (uint64_t)L->ob_size.off, &nslots) && nslots &&
+		    rd(&t->rd, bt->addr + (uint64_t)L->ob_type.off, &meta)) {
 			uint32_t midx;
 			pg_error *err = pg_heap_type(h, meta, &midx);
 			bt = &h->types[bidx]; /* types may have moved */
@@ -834,9 +706,9 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 				for (uint64_t i = 0; i < nslots; i++) {
 					uint64_t m = members + i * (uint64_t)L->memberdef_size, off, name;
 					int32_t mtype;
-					if (!rd32(t, m + (uint64_t)L->md_type.off, &mtype) ||
-					    !rd(t, m + (uint64_t)L->md_offset.off, &off) ||
-					    !rd(t, m + (uint64_t)L->md_name.off, &name)) {
+					if (!rd32(&t->rd, m + (uint64_t)L->md_type.off, &mtype) ||
+					    !rd(&t->rd, m + (uint64_t)L->md_offset.off, &off) ||
+					    !rd(&t->rd, m + (uint64_t)L->md_name.off, &name)) {
 						pg_warn(h->warn, "type %s: slot %" PRIu64 " unreadable", bt->name, i);
 						break;
 					}
@@ -919,22 +791,29 @@ const char *pg_traverse_name(struct pg_traverse *t, uint32_t type_idx)
 
 struct vctx {
 	struct pg_traverse *t;
+	struct pg_reader *r;
 	pg_visit_fn visit;
 	void *arg;
 	bool *approx;
 };
 
+static inline void emit(struct vctx *v, uint64_t ref, uint8_t kind, uint64_t payload)
+{
+	struct pg_label l = { kind, payload };
+	v->visit(v->arg, ref, &l);
+}
+
 static inline void visit_field(struct vctx *v, uint64_t addr, uint8_t kind, uint64_t payload)
 {
 	uint64_t x;
-	if (rd(v->t, addr, &x) && x)
-		v->visit(v->arg, x, kind, payload);
+	if (rd(v->r, addr, &x) && x)
+		emit(v, x, kind, payload);
 }
 
-static uint64_t object_size(struct pg_traverse *t, uint64_t obj, const struct pg_type *ty)
+static uint64_t object_size(struct pg_reader *r, const struct pg_layout *L, uint64_t obj, const struct pg_type *ty)
 {
 	uint64_t size = (uint64_t)ty->basicsize, n;
-	if (ty->itemsize && rd(t, obj + (uint64_t)t->L->ob_size.off, &n)) {
+	if (ty->itemsize && rd(r, obj + (uint64_t)L->ob_size.off, &n)) {
 		int64_t sn = (int64_t)n;
 		uint64_t un = sn < 0 ? (uint64_t)0 - n : n;
 		if (un < (1u << 24))
@@ -945,7 +824,7 @@ static uint64_t object_size(struct pg_traverse *t, uint64_t obj, const struct pg
 
 static void scan_conservative(struct vctx *v, uint64_t obj, const struct pg_type *ty)
 {
-	uint64_t size = object_size(v->t, obj, ty);
+	uint64_t size = object_size(v->r, v->t->L, obj, ty);
 	if (size > (1u << 20))
 		size = 1u << 20;
 	*v->approx = true;
@@ -958,29 +837,29 @@ static void visit_dict(struct vctx *v, uint64_t obj)
 	struct pg_traverse *t = v->t;
 	const struct pg_layout *L = t->L;
 	uint64_t mask, table;
-	if (!rd(t, obj + (uint64_t)L->ma_mask.off, &mask) || !rd(t, obj + (uint64_t)L->ma_table.off, &table))
+	if (!rd(v->r, obj + (uint64_t)L->ma_mask.off, &mask) || !rd(v->r, obj + (uint64_t)L->ma_table.off, &table))
 		return;
 	if (mask >= MAX_ITEMS || ((mask + 1) & mask)) {
 		pg_warn_partial(t->h->warn, "dict 0x%" PRIx64 ": absurd ma_mask %" PRIu64 ": its items are skipped", obj, mask);
 		return;
 	}
 	size_t esz = (size_t)L->dictentry_size;
-	const uint8_t *tab = pg_ptr(t->mem, table, (mask + 1) * esz);
+	const uint8_t *tab = pg_ptr(v->r, table, (mask + 1) * esz);
 	for (uint64_t i = 0; i <= mask; i++) {
 		uint64_t key, val;
 		if (tab) {
 			memcpy(&key, tab + i * esz + L->me_key.off, 8);
 			memcpy(&val, tab + i * esz + L->me_value.off, 8);
-		} else if (!rd(t, table + i * esz + (uint64_t)L->me_key.off, &key) ||
-			   !rd(t, table + i * esz + (uint64_t)L->me_value.off, &val)) {
+		} else if (!rd(v->r, table + i * esz + (uint64_t)L->me_key.off, &key) ||
+			   !rd(v->r, table + i * esz + (uint64_t)L->me_value.off, &val)) {
 			pg_warn_partial(t->h->warn, "dict 0x%" PRIx64 ": its table at 0x%" PRIx64 " is unreadable", obj, table);
 			return;
 		}
 		if (!val)
 			continue;
 		if (key)
-			v->visit(v->arg, key, PG_L_DICTKEY, key);
-		v->visit(v->arg, val, PG_L_KEY, key);
+			emit(v, key, PG_L_DICTKEY, key);
+		emit(v, val, PG_L_KEY, key);
 	}
 }
 
@@ -991,17 +870,17 @@ static void visit_array(struct vctx *v, uint64_t obj, uint64_t items, uint64_t n
 				what, obj, (int64_t)n);
 		return;
 	}
-	const uint8_t *p = pg_ptr(v->t->mem, items, n * 8);
+	const uint8_t *p = pg_ptr(v->r, items, n * 8);
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t x;
 		if (p) {
 			memcpy(&x, p + i * 8, 8);
-		} else if (!rd(v->t, items + i * 8, &x)) {
+		} else if (!rd(v->r, items + i * 8, &x)) {
 			pg_warn_partial(v->t->h->warn, "%s 0x%" PRIx64 ": item %" PRIu64 " unreadable; the rest skipped", what, obj, i);
 			return;
 		}
 		if (x)
-			v->visit(v->arg, x, PG_L_INDEX, i);
+			emit(v, x, PG_L_INDEX, i);
 	}
 }
 
@@ -1010,7 +889,7 @@ static void visit_set(struct vctx *v, uint64_t obj)
 	struct pg_traverse *t = v->t;
 	const struct pg_layout *L = t->L;
 	uint64_t mask, table;
-	if (!rd(t, obj + (uint64_t)L->set_mask.off, &mask) || !rd(t, obj + (uint64_t)L->set_table.off, &table))
+	if (!rd(v->r, obj + (uint64_t)L->set_mask.off, &mask) || !rd(v->r, obj + (uint64_t)L->set_table.off, &table))
 		return;
 	if (mask >= MAX_ITEMS || ((mask + 1) & mask)) {
 		pg_warn_partial(t->h->warn, "set 0x%" PRIx64 ": absurd mask: its items are skipped", obj);
@@ -1020,19 +899,19 @@ static void visit_set(struct vctx *v, uint64_t obj)
 	uint64_t k = 0;
 	for (uint64_t i = 0; i <= mask; i++) {
 		uint64_t key;
-		if (!rd(t, table + i * esz + (uint64_t)L->se_key.off, &key)) {
+		if (!rd(v->r, table + i * esz + (uint64_t)L->se_key.off, &key)) {
 			pg_warn_partial(t->h->warn, "set 0x%" PRIx64 ": its table is unreadable", obj);
 			return;
 		}
 		if (key)
-			v->visit(v->arg, key, PG_L_INDEX, k++);
+			emit(v, key, PG_L_INDEX, k++);
 	}
 }
 
-static uint64_t tuple_size(struct pg_traverse *t, uint64_t tup)
+static uint64_t tuple_size(struct pg_reader *r, const struct pg_layout *L, uint64_t tup)
 {
 	uint64_t n = 0;
-	if (!tup || !rd(t, tup + (uint64_t)t->L->ob_size.off, &n) || n >= (1u << 24))
+	if (!tup || !rd(r, tup + (uint64_t)L->ob_size.off, &n) || n >= (1u << 24))
 		return 0;
 	return n;
 }
@@ -1040,60 +919,60 @@ static uint64_t tuple_size(struct pg_traverse *t, uint64_t tup)
 static void visit_frame(struct vctx *v, uint64_t obj)
 {
 	struct pg_traverse *t = v->t;
-	const struct frame_layout *f = &t->fl;
+	const struct pg_layout *f = t->L;
 	uint64_t code, n = 0;
-	if (!rd(t, obj + (uint64_t)f->f_code.off, &code) || !code)
+	if (!rd(v->r, obj + (uint64_t)f->f_code.off, &code) || !code)
 		return;
 	int32_t nlocals;
 	uint64_t cellvars = 0, freevars = 0, varnames = 0;
-	if (!rd32(t, code + (uint64_t)f->co_nlocals.off, &nlocals) || nlocals < 0 ||
-	    !rd(t, code + (uint64_t)f->co_cellvars.off, &cellvars) ||
-	    !rd(t, code + (uint64_t)f->co_freevars.off, &freevars)) {
+	if (!rd32(v->r, code + (uint64_t)f->co_nlocals.off, &nlocals) || nlocals < 0 ||
+	    !rd(v->r, code + (uint64_t)f->co_cellvars.off, &cellvars) ||
+	    !rd(v->r, code + (uint64_t)f->co_freevars.off, &freevars)) {
 		pg_warn_partial(t->h->warn, "frame 0x%" PRIx64 ": its code object is unreadable; locals skipped", obj);
 		return;
 	}
-	rd(t, code + (uint64_t)f->co_varnames.off, &varnames);
-	uint64_t ncell = tuple_size(t, cellvars), nfree = tuple_size(t, freevars);
+	rd(v->r, code + (uint64_t)f->co_varnames.off, &varnames);
+	uint64_t ncell = tuple_size(v->r, t->L, cellvars), nfree = tuple_size(v->r, t->L, freevars);
 	n = (uint64_t)nlocals + ncell + nfree;
 	if (n > 100000) {
 		pg_warn_partial(t->h->warn, "frame 0x%" PRIx64 ": %" PRIu64 " locals is absurd; skipped", obj, n);
 		return;
 	}
-	uint64_t nvar = tuple_size(t, varnames);
+	uint64_t nvar = tuple_size(v->r, t->L, varnames);
 	uint64_t base = obj + (uint64_t)f->f_localsplus.off;
 	uint64_t titem = (uint64_t)t->L->tuple_item.off;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t x, name = 0;
-		if (!rd(t, base + 8 * i, &x) || !x)
+		if (!rd(v->r, base + 8 * i, &x) || !x)
 			continue;
 		uint8_t kind = PG_L_LOCAL;
 		if (i < (uint64_t)nlocals) {
 			if (i < nvar)
-				rd(t, varnames + titem + 8 * i, &name);
+				rd(v->r, varnames + titem + 8 * i, &name);
 		} else {
 			kind = PG_L_CELL;
 			uint64_t j = i - (uint64_t)nlocals;
 			if (j < ncell)
-				rd(t, cellvars + titem + 8 * j, &name);
+				rd(v->r, cellvars + titem + 8 * j, &name);
 			else
-				rd(t, freevars + titem + 8 * (j - ncell), &name);
+				rd(v->r, freevars + titem + 8 * (j - ncell), &name);
 		}
 		if (name)
-			v->visit(v->arg, x, kind, name);
+			emit(v, x, kind, name);
 		else
-			v->visit(v->arg, x, PG_L_INDEX, i);
+			emit(v, x, PG_L_INDEX, i);
 	}
 	uint64_t top, bottom;
-	if (rd(t, obj + (uint64_t)f->f_stacktop.off, &top) && top &&
-	    rd(t, obj + (uint64_t)f->f_valuestack.off, &bottom) && bottom <= top) {
+	if (rd(v->r, obj + (uint64_t)f->f_stacktop.off, &top) && top &&
+	    rd(v->r, obj + (uint64_t)f->f_valuestack.off, &bottom) && bottom <= top) {
 		if ((top - bottom) / 8 > 100000) {
 			pg_warn_partial(t->h->warn, "frame 0x%" PRIx64 ": absurd value stack; skipped", obj);
 			return;
 		}
 		for (uint64_t p = bottom, i = 0; p < top; p += 8, i++) {
 			uint64_t x;
-			if (rd(t, p, &x) && x)
-				v->visit(v->arg, x, PG_L_NAME, (uint64_t)(uintptr_t)"f_valuestack");
+			if (rd(v->r, p, &x) && x)
+				emit(v, x, PG_L_NAME, (uint64_t)(uintptr_t)"f_valuestack");
 		}
 	}
 }
@@ -1107,23 +986,23 @@ static void visit_deque(struct vctx *v, const struct resolved *r, uint64_t obj)
 	if (r->naux != 7 || a[5].size < 8)
 		return;
 	uint64_t b, right, lo, hi, len;
-	if (!rd(t, obj + (uint64_t)a[0].off, &b) || !rd(t, obj + (uint64_t)a[1].off, &right) ||
-	    !rd(t, obj + (uint64_t)a[2].off, &lo) || !rd(t, obj + (uint64_t)a[3].off, &hi) ||
-	    !rd(t, obj + (uint64_t)a[4].off, &len))
+	if (!rd(v->r, obj + (uint64_t)a[0].off, &b) || !rd(v->r, obj + (uint64_t)a[1].off, &right) ||
+	    !rd(v->r, obj + (uint64_t)a[2].off, &lo) || !rd(v->r, obj + (uint64_t)a[3].off, &hi) ||
+	    !rd(v->r, obj + (uint64_t)a[4].off, &len))
 		return;
 	uint64_t blen = (uint64_t)a[5].size / 8, maxblocks = len / blen + 2, k = 0;
 	for (uint64_t nb = 0; b && nb <= maxblocks; nb++) {
 		uint64_t last = b == right ? hi : blen - 1;
 		for (uint64_t i = lo; i <= last && i < blen; i++) {
 			uint64_t x;
-			if (rd(t, b + (uint64_t)a[5].off + 8 * i, &x) && x)
-				v->visit(v->arg, x, PG_L_INDEX, k);
+			if (rd(v->r, b + (uint64_t)a[5].off + 8 * i, &x) && x)
+				emit(v, x, PG_L_INDEX, k);
 			k++;
 		}
 		lo = 0;
 		if (b == right)
 			return;
-		if (!rd(t, b + (uint64_t)a[6].off, &b))
+		if (!rd(v->r, b + (uint64_t)a[6].off, &b))
 			break;
 	}
 	pg_warn_partial(t->h->warn, "deque 0x%" PRIx64 ": its block list does not end where its length says", obj);
@@ -1134,7 +1013,7 @@ static void visit_teedata(struct vctx *v, const struct resolved *r, uint64_t obj
 {
 	struct pg_traverse *t = v->t;
 	int32_t n;
-	if (r->naux != 2 || !rd32(t, obj + (uint64_t)r->aux[0].off, &n))
+	if (r->naux != 2 || !rd32(v->r, obj + (uint64_t)r->aux[0].off, &n))
 		return;
 	int32_t cap = r->aux[1].size / 8;
 	if (n < 0 || n > cap) {
@@ -1152,14 +1031,14 @@ static void visit_xmlparse(struct vctx *v, const struct resolved *r, uint64_t ob
 {
 	struct pg_traverse *t = v->t;
 	uint64_t arr;
-	if (r->naux != 3 || r->aux[1].size <= 0 || !rd(t, obj + (uint64_t)r->aux[0].off, &arr) || !arr)
+	if (r->naux != 3 || r->aux[1].size <= 0 || !rd(v->r, obj + (uint64_t)r->aux[0].off, &arr) || !arr)
 		return;
 	uint64_t esz = (uint64_t)r->aux[1].size, n = r->symsize / esz;
 	if (n > 4096)
 		n = 4096;
 	for (uint64_t i = 0; i < n; i++) {
 		uint64_t name;
-		if (!rd(t, r->sym + i * esz + (uint64_t)r->aux[2].off, &name)) {
+		if (!rd(v->r, r->sym + i * esz + (uint64_t)r->aux[2].off, &name)) {
 			pg_warn_partial(t->h->warn, "pyexpat handler_info is unreadable; xmlparser handlers skipped");
 			return;
 		}
@@ -1179,16 +1058,16 @@ static void visit_ctypes_type(struct vctx *v, const struct resolved *r, uint64_t
 	if (r->naux != 3)
 		return;
 	if (r->aux[0].size == 8) {
-		if (!rd(t, obj + (uint64_t)r->aux[0].off, &flags))
+		if (!rd(v->r, obj + (uint64_t)r->aux[0].off, &flags))
 			return;
 	} else {
 		int32_t f32;
-		if (!rd32(t, obj + (uint64_t)r->aux[0].off, &f32))
+		if (!rd32(v->r, obj + (uint64_t)r->aux[0].off, &f32))
 			return;
 		flags = (uint32_t)f32;
 	}
-	if (!(flags & TPFLAGS_HAVE_CLASS) || !rd(t, obj + (uint64_t)r->aux[1].off, &dict) || !dict ||
-	    !rd(t, dict + (uint64_t)t->L->ob_type.off, &dtype) || dtype != r->sym)
+	if (!(flags & TPFLAGS_HAVE_CLASS) || !rd(v->r, obj + (uint64_t)r->aux[1].off, &dict) || !dict ||
+	    !rd(v->r, dict + (uint64_t)t->L->ob_type.off, &dtype) || dtype != r->sym)
 		return;
 	visit_field(v, dict + (uint64_t)r->aux[2].off, PG_L_NAME, (uint64_t)(uintptr_t)"_type_");
 }
@@ -1210,19 +1089,19 @@ static void run_resolved(struct vctx *v, const struct resolved *r, uint64_t obj,
 		visit_dict(v, obj);
 		break;
 	case SP_LIST:
-		if (rd(t, obj + (uint64_t)L->ob_size.off, &n) && rd(t, obj + (uint64_t)L->list_item.off, &items) &&
+		if (rd(v->r, obj + (uint64_t)L->ob_size.off, &n) && rd(v->r, obj + (uint64_t)L->list_item.off, &items) &&
 		    (n == 0 || items))
 			visit_array(v, obj, items, n, "list");
 		break;
 	case SP_TUPLE:
-		if (rd(t, obj + (uint64_t)L->ob_size.off, &n))
+		if (rd(v->r, obj + (uint64_t)L->ob_size.off, &n))
 			visit_array(v, obj, obj + (uint64_t)L->tuple_item.off, n, "tuple");
 		break;
 	case SP_SET:
 		visit_set(v, obj);
 		break;
 	case SP_FRAME:
-		if (t->fl.ok)
+		if (t->L->frames_ok)
 			visit_frame(v, obj);
 		else
 			scan_conservative(v, obj, ty);
@@ -1244,13 +1123,13 @@ static void run_resolved(struct vctx *v, const struct resolved *r, uint64_t obj,
 	}
 }
 
-pg_error *pg_traverse_object(struct pg_traverse *t, uint64_t obj, uint32_t type_idx,
+pg_error *pg_traverse_object(struct pg_traverse *t, struct pg_reader *r, uint64_t obj, uint32_t type_idx,
 			     pg_visit_fn visit, void *arg, bool *approx)
 {
 	struct type_plan *p = plan_for(t, type_idx);
 	if (!p)
-		return &pg_enomem;
-	struct vctx v = { t, visit, arg, approx };
+		return PG_ENOMEM;
+	struct vctx v = { t, r, visit, arg, approx };
 	const struct pg_type *ty = &t->h->types[type_idx];
 	if (p->r) {
 		run_resolved(&v, p->r, obj, ty);
@@ -1265,7 +1144,7 @@ pg_error *pg_traverse_object(struct pg_traverse *t, uint64_t obj, uint32_t type_
 		int64_t off = ty->dictoffset;
 		if (off < 0) {
 			uint64_t n;
-			if (!rd(t, obj + (uint64_t)t->L->ob_size.off, &n))
+			if (!rd(v.r, obj + (uint64_t)t->L->ob_size.off, &n))
 				goto after_dict;
 			int64_t sn = (int64_t)n;
 			uint64_t un = sn < 0 ? (uint64_t)0 - n : n;
@@ -1280,266 +1159,9 @@ pg_error *pg_traverse_object(struct pg_traverse *t, uint64_t obj, uint32_t type_
 	}
 after_dict:
 	if (p->visit_type)
-		visit(arg, ty->addr, PG_L_NAME, (uint64_t)(uintptr_t)"__class__");
+		emit(&v, ty->addr, PG_L_NAME, (uint64_t)(uintptr_t)"__class__");
 	if (p->base)
 		run_resolved(&v, p->base, obj, ty);
 	return NULL;
 }
 
-/* ---- finalizers ------------------------------------------------------- */
-
-/* Does dict d hold the str key "__del__"?  *ok false when unreadable. */
-static bool dict_has_del(struct pg_traverse *t, uint64_t d, bool *ok)
-{
-	const struct pg_layout *L = t->L;
-	uint64_t mask, table;
-	if (!d)
-		return false;
-	if (!rd(t, d + (uint64_t)L->ma_mask.off, &mask) || !rd(t, d + (uint64_t)L->ma_table.off, &table) ||
-	    mask >= MAX_ITEMS || ((mask + 1) & mask)) {
-		*ok = false;
-		return false;
-	}
-	size_t esz = (size_t)L->dictentry_size;
-	uint64_t str_type = t->h->in->types[PG_T_STRING];
-	if (mask + 1 > t->del_scan_left) {
-		*ok = false;
-		return false;
-	}
-	t->del_scan_left -= mask + 1;
-	for (uint64_t i = 0; i <= mask; i++) {
-		uint64_t key, val, kt, klen;
-		if (!rd(t, table + i * esz + (uint64_t)L->me_key.off, &key) ||
-		    !rd(t, table + i * esz + (uint64_t)L->me_value.off, &val)) {
-			*ok = false;
-			return false;
-		}
-		if (!val || !key)
-			continue;
-		if (!rd(t, key + (uint64_t)L->ob_type.off, &kt) || kt != str_type ||
-		    !rd(t, key + (uint64_t)L->ob_size.off, &klen) || klen != 7)
-			continue;
-		char buf[8];
-		if (!pg_try_read(t->mem, key + (uint64_t)L->ob_sval.off, buf, 7))
-			continue;
-		if (memcmp(buf, "__del__", 7) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* class_lookup(cls, "__del__") of classobject.c: the class, then its bases
- * depth-first, iteratively.  A class met again is skipped: its bases were
- * searched in full at its first visit (a DAG of bases, as diamonds make, or
- * a damaged one, stays linear).  Returns the class that defines it, 0 when
- * none. */
-static uint64_t class_del_owner(struct pg_traverse *t, uint64_t cls, bool *ok)
-{
-	const struct pg_layout *L = t->L;
-	uint32_t ai;
-	if (pg_u64map_get(&t->del_index, cls, &ai)) {
-		if (!t->del_answers[ai].ok)
-			*ok = false;
-		return t->del_answers[ai].owner;
-	}
-	enum { MAX_STACK = 10000, MAX_VISITS = 100000 };
-	uint64_t *stack = malloc(MAX_STACK * sizeof(*stack));
-	struct pg_u64map seen = { 0 };
-	bool lok = stack != NULL;
-	size_t sp = 0, visits = 0;
-	uint64_t found = 0;
-	if (stack)
-		stack[sp++] = cls;
-	while (sp && !found) {
-		uint64_t c = stack[--sp];
-		uint32_t dummy;
-		if (pg_u64map_get(&seen, c, &dummy))
-			continue;
-		pg_error *err = pg_u64map_put(&seen, c, 1);
-		if (err || ++visits > MAX_VISITS) {
-			pg_error_destroy(err);
-			lok = false;
-			break;
-		}
-		uint64_t cd, bases;
-		if (!rd(t, c + (uint64_t)L->cl_dict.off, &cd)) {
-			lok = false;
-			continue;
-		}
-		if (dict_has_del(t, cd, &lok)) {
-			found = c;
-			break;
-		}
-		if (!rd(t, c + (uint64_t)L->cl_bases.off, &bases))
-			continue;
-		uint64_t n = tuple_size(t, bases);
-		if (n > MAX_STACK - sp) {
-			lok = false; /* more bases than can be searched: not believed */
-			continue;
-		}
-		/* push in reverse so that bases[0] is searched first */
-		for (uint64_t i = n; i-- > 0;) {
-			uint64_t b;
-			if (!rd(t, bases + (uint64_t)L->tuple_item.off + 8 * i, &b)) {
-				lok = false;
-				break;
-			}
-			if (b && !pg_u64map_get(&seen, b, &dummy))
-				stack[sp++] = b;
-		}
-	}
-	free(stack);
-	pg_u64map_free(&seen);
-	if (!lok)
-		*ok = false;
-	if (!pg_grow((void **)&t->del_answers, &t->capdel, t->ndel + 1, sizeof(*t->del_answers))) {
-		pg_error *err = pg_u64map_put(&t->del_index, cls, (uint32_t)t->ndel);
-		if (!err)
-			t->del_answers[t->ndel++] = (struct del_answer){ found, lok };
-		pg_error_destroy(err);
-	}
-	return found;
-}
-
-/* _PyInstance_Lookup(inst, "__del__"): the instance dict, then the class.
- * Returns the class that defines it (or the instance itself when its dict
- * does), 0 when none. */
-static uint64_t instance_del_owner(struct pg_traverse *t, uint64_t obj, bool *ok)
-{
-	const struct pg_layout *L = t->L;
-	uint64_t d, cls;
-	if (rd(t, obj + (uint64_t)L->in_dict.off, &d) && dict_has_del(t, d, ok))
-		return obj;
-	if (!rd(t, obj + (uint64_t)L->in_class.off, &cls) || !cls) {
-		*ok = false;
-		return 0;
-	}
-	return class_del_owner(t, cls, ok);
-}
-
-static bool gen_needs_finalizing(struct pg_traverse *t, uint64_t obj, bool *ok)
-{
-	const struct frame_layout *f = &t->fl;
-	if (!f->ok) {
-		*ok = false;
-		return false;
-	}
-	uint64_t frame, top;
-	int32_t iblock;
-	if (!rd(t, obj + (uint64_t)f->gi_frame.off, &frame)) {
-		*ok = false;
-		return false;
-	}
-	if (!frame)
-		return false;
-	if (!rd(t, frame + (uint64_t)f->f_stacktop.off, &top) ||
-	    !rd32(t, frame + (uint64_t)f->f_iblock.off, &iblock)) {
-		*ok = false;
-		return false;
-	}
-	if (!top || iblock <= 0)
-		return false;
-	if (iblock > 64) {
-		*ok = false;
-		return false;
-	}
-	for (int32_t i = iblock; --i >= 0;) {
-		int32_t btype;
-		if (!rd32(t, frame + (uint64_t)f->f_blockstack.off + (uint64_t)i * (uint64_t)f->tryblock_size +
-				     (uint64_t)f->b_type.off, &btype)) {
-			*ok = false;
-			return false;
-		}
-		if (btype != SETUP_LOOP)
-			return true;
-	}
-	return false;
-}
-
-bool pg_has_finalizer(struct pg_traverse *t, uint64_t obj, uint32_t type_idx, bool *uncertain)
-{
-	const struct pg_type *ty = &t->h->types[type_idx];
-	bool ok = true, r = false;
-	if (ty->kind == PG_K_INSTANCE)
-		r = instance_del_owner(t, obj, &ok) != 0;
-	else if (ty->flags & PG_TPFLAGS_HEAPTYPE)
-		r = ty->del != 0;
-	else if (t->gen_type && ty->addr == t->gen_type)
-		r = gen_needs_finalizing(t, obj, &ok);
-	if (!ok && uncertain)
-		*uncertain = true;
-	return r;
-}
-
-static char *str_object(struct pg_traverse *t, uint64_t s)
-{
-	char buf[128];
-	pg_error *err = pg_read_cstr(t->mem, s + (uint64_t)t->L->ob_sval.off, buf, sizeof(buf), NULL);
-	if (err) {
-		pg_error_destroy(err);
-		return NULL;
-	}
-	return strdup(buf);
-}
-
-char *pg_finalizer_source(struct pg_traverse *t, uint64_t obj, uint32_t type_idx)
-{
-	struct pg_heap *h = t->h;
-	const struct pg_layout *L = t->L;
-	const struct pg_type *ty = &h->types[type_idx];
-	bool ok = true;
-	if (ty->kind == PG_K_INSTANCE) {
-		uint64_t owner = instance_del_owner(t, obj, &ok), name;
-		if (owner == obj)
-			return strdup("__del__ in the instance's __dict__");
-		if (owner && rd(t, owner + (uint64_t)L->cl_name.off, &name)) {
-			char *n = str_object(t, name);
-			char *s = n ? pg_asprintf("%s.__del__ (old-style class)", n) : NULL;
-			free(n);
-			return s;
-		}
-		return NULL;
-	}
-	if (ty->flags & PG_TPFLAGS_HEAPTYPE) {
-		/* the class in the MRO whose __dict__ defines __del__ */
-		uint64_t mro;
-		if (rd(t, ty->addr + (uint64_t)L->tp_mro.off, &mro) && mro) {
-			uint64_t n = tuple_size(t, mro);
-			for (uint64_t i = 0; i < n; i++) {
-				uint64_t k, kd;
-				if (!rd(t, mro + (uint64_t)L->tuple_item.off + 8 * i, &k) ||
-				    !rd(t, k + (uint64_t)L->tp_dict.off, &kd))
-					continue;
-				if (dict_has_del(t, kd, &ok)) {
-					uint32_t kidx;
-					pg_error *err = pg_heap_type(h, k, &kidx);
-					if (err) {
-						pg_error_destroy(err);
-						return NULL;
-					}
-					return pg_asprintf("%s.__del__", h->types[kidx].name);
-				}
-			}
-		}
-		return pg_asprintf("%s (tp_del)", h->types[type_idx].name);
-	}
-	if (t->gen_type && ty->addr == t->gen_type) {
-		uint64_t code = 0, name = 0, frame = 0;
-		char *fn = NULL;
-		if (t->fl.ok && rd(t, obj + (uint64_t)t->fl.gi_frame.off, &frame) && frame &&
-		    rd(t, frame + (uint64_t)t->fl.f_code.off, &code) && code) {
-			struct pg_dwarf_want w = { .name = "PyCodeObject" };
-			pg_error *err = pg_dwarf_find_structs(h->in->mod, &w, 1, NULL);
-			pg_error_destroy(err);
-			struct pg_field f;
-			if (w.found && !(err = pg_dwarf_member(&w.die, "PyCodeObject", "co_name", &f)) &&
-			    rd(t, code + (uint64_t)f.off, &name))
-				fn = str_object(t, name);
-			pg_error_destroy(err);
-		}
-		char *s = pg_asprintf("generator %s%s suspended in try/finally (or with)", fn ? fn : "", fn ? "()" : "");
-		free(fn);
-		return s;
-	}
-	return NULL;
-}

@@ -2,11 +2,12 @@
  * tp_traverse visits them, each with a label a user understands.  Dispatch is
  * on the tp_traverse function pointer resolved to its symbol (LTO and clone
  * suffixes stripped), so subclasses of builtins and extension types work. */
-#ifndef PG_TRAVERSE_H
-#define PG_TRAVERSE_H
+#ifndef PG_PY27_TRAVERSE_H
+#define PG_PY27_TRAVERSE_H
 
 #include "heap.h"
 
+/* The kinds of struct pg_label in this family. */
 enum pg_label_kind {
 	PG_L_NAME = 1,  /* payload: const char * of ours, e.g. "__dict__" */
 	PG_L_INDEX,     /* payload: index, "[3]" */
@@ -18,30 +19,21 @@ enum pg_label_kind {
 	PG_L_CELL,      /* frame cell/free var: payload = name str object */
 };
 
-typedef void (*pg_visit_fn)(void *arg, uint64_t referent, uint8_t kind, uint64_t payload);
-
 struct pg_traverse;
 
 pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret);
 void pg_traverse_free(struct pg_traverse *t);
 
-/* Visits obj's referents.  Sets *approx when a conservative scan stood in
- * for an unknown traverse function (a warning names the type). */
-pg_error *pg_traverse_object(struct pg_traverse *t, uint64_t obj, uint32_t type_idx,
+/* Visits obj's referents, reading through r (one reader per thread; the
+ * type's plan must exist: pg_traverse_name makes it).  Sets *approx when a
+ * conservative scan stood in for an unknown traverse function (a warning
+ * names the type). */
+pg_error *pg_traverse_object(struct pg_traverse *t, struct pg_reader *r, uint64_t obj, uint32_t type_idx,
 			     pg_visit_fn visit, void *arg, bool *approx);
 
-/* has_finalizer() of gcmodule.c for obj; errors reading it are warnings and
- * count as "no finalizer" with *uncertain set. */
-bool pg_has_finalizer(struct pg_traverse *t, uint64_t obj, uint32_t type_idx, bool *uncertain);
-
-/* Where the finalizer comes from, for the report: "ApiClient.__del__",
- * "suspended generator in try/finally"; NULL when unknown. Caller frees. */
-char *pg_finalizer_source(struct pg_traverse *t, uint64_t obj, uint32_t type_idx);
-
-/* The traverse function's name for a type ("dict_traverse"), or NULL. */
+/* The traverse function's name for a type ("dict_traverse"), or NULL; makes
+ * the type's plan. */
 const char *pg_traverse_name(struct pg_traverse *t, uint32_t type_idx);
 
-/* Names of all traverse functions this build emulates (for the coverage table). */
-size_t pg_traverse_known(const char *const **names);
 
 #endif

@@ -1,5 +1,8 @@
 #include "values.h"
 
+#include "../base/alloc.h"
+#include "traverse.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -264,7 +267,7 @@ char *pg_value_repr(struct pg_heap *h, uint64_t obj, size_t max, int depth)
 {
 	const struct pg_layout *L = &h->in->L;
 	const uint64_t *T = h->in->types;
-	struct pg_mem *m = &h->core->mem;
+	struct pg_reader *m = &h->rd;
 	struct sb b = { 0 };
 	uint64_t type, n;
 	if (h->in->none && obj == h->in->none)
@@ -400,4 +403,74 @@ char *pg_value_repr(struct pg_heap *h, uint64_t obj, size_t max, int depth)
 		whole = cut;
 	}
 	return whole;
+}
+
+/* Short repr of a dict key: str, unicode, int, long, float, bool, None,
+ * tuples of those (values.h); else its type name and address. */
+#define KEY_MAX 40
+static void key_repr(struct pg_heap *h, uint64_t key, char *buf, size_t cap)
+{
+	char *r = pg_value_repr(h, key, KEY_MAX, 2);
+	if (r) {
+		snprintf(buf, cap, "%s", r);
+		free(r);
+		return;
+	}
+	uint64_t type;
+	uint32_t idx;
+	pg_error *err = pg_read_u64(&h->rd, key + (uint64_t)h->in->L.ob_type.off, &type);
+	if (!err)
+		err = pg_heap_type(h, type, &idx);
+	if (err) {
+		pg_error_destroy(err);
+		snprintf(buf, cap, "?");
+		return;
+	}
+	snprintf(buf, cap, "<%s 0x%" PRIx64 ">", h->types[idx].name, key);
+}
+
+void pg_label_text(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap)
+{
+	char tmp[160];
+	const struct pg_layout *L = &h->in->L;
+	pg_error *err;
+	switch (l->kind) {
+	case PG_L_NAME:
+		snprintf(buf, cap, "%s", (const char *)(uintptr_t)l->payload);
+		return;
+	case PG_L_INDEX:
+		snprintf(buf, cap, "[%" PRIu64 "]", l->payload);
+		return;
+	case PG_L_KEY:
+		key_repr(h, l->payload, tmp, sizeof(tmp));
+		snprintf(buf, cap, "[%s]", tmp);
+		return;
+	case PG_L_DICTKEY:
+		key_repr(h, l->payload, tmp, sizeof(tmp));
+		snprintf(buf, cap, "<key %s>", tmp);
+		return;
+	case PG_L_SLOT:
+		err = pg_read_cstr(&h->rd, l->payload, tmp, 64, NULL);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, ".<slot>");
+			return;
+		}
+		snprintf(buf, cap, ".%s", tmp);
+		return;
+	case PG_L_LOCAL:
+	case PG_L_CELL:
+		err = pg_read_cstr(&h->rd, l->payload + (uint64_t)L->ob_sval.off, tmp, 64, NULL);
+		if (err) {
+			pg_error_destroy(err);
+			snprintf(buf, cap, "f_localsplus");
+			return;
+		}
+		snprintf(buf, cap, "f_locals['%s']", tmp);
+		return;
+	case PG_L_OFFSET:
+		snprintf(buf, cap, "+%" PRIu64 "?", l->payload);
+		return;
+	}
+	snprintf(buf, cap, "?");
 }

@@ -14,6 +14,10 @@
  * first max characters + "...".  Caller frees. */
 char *pg_value_repr(struct pg_heap *h, uint64_t obj, size_t max, int depth);
 
+/* A label as a user reads it: "__dict__", "[3]", "['key']", ".slot",
+ * "f_locals['x']", "<key 'k'>", "+24?" (a conservative scan's offset). */
+void pg_label_text(struct pg_heap *h, const struct pg_label *l, char *buf, size_t cap);
+
 /* repr() of a double, as Python 2.7's float_repr (shortest digits that
  * read back to the same double; exponent from 1e16 and below 1e-4). */
 void pg_float_repr(double d, char *buf, size_t cap);
