@@ -1,0 +1,16 @@
+/* The memory tree (pycore/memory.h): the core's segments, its file
+ * mappings and threads (lib/elf), glibc's heaps (lib/libc), and what the
+ * interpreter family says of its own regions and of the chunks its objects
+ * own (lib/membuild.h), resolved into one tree whose sums are exact.  It
+ * reads no Python struct. */
+#ifndef PG_ANALYSIS_MEMORY_H
+#define PG_ANALYSIS_MEMORY_H
+
+#include "../family.h"
+#include "pycore/memory.h"
+
+pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struct pg_model *m,
+			const struct pg_log *log, struct pg_warnings *w, struct pg_memory **ret);
+void pg_memory_free(struct pg_memory *mem);
+
+#endif
