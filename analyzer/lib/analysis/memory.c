@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../base/alloc.h"
 #include "../base/maps.h"
@@ -571,6 +572,13 @@ static const struct {
 	{ "unexplained", "unexplained" },
 };
 
+static double ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 struct pg_memory_private {
 	char **strs;
 	size_t nstrs;
@@ -750,8 +758,19 @@ static pg_error *read_segments(struct pg_memory_builder *b, const struct pg_mapp
 	return NULL;
 }
 
+pg_error *pg_memory_prepare(struct pg_core *core, const struct pg_log *log, struct pg_malloc_prep **ret)
+{
+	return pg_malloc_prepare(core, log, ret);
+}
+
+void pg_memory_prep_free(struct pg_malloc_prep *p)
+{
+	pg_malloc_prep_free(p);
+}
+
 pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struct pg_model *m,
-			const struct pg_log *log, struct pg_warnings *w, struct pg_memory **ret)
+			const struct pg_log *log, struct pg_warnings *w, struct pg_malloc_prep *prep,
+			struct pg_memory **ret)
 {
 	struct pg_memory_builder bb = { .core = core, .w = w, .log = log }, *b = &bb;
 	pg_reader_init(&b->r, &core->mem);
@@ -769,8 +788,10 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 		qsort(maps, nmaps, sizeof(*maps), map_cmp);
 		err = read_segments(b, maps, nmaps, &total);
 	}
+	double t0 = ms_now();
 	if (!err)
-		err = pg_malloc_find(core, log, w, b->anon, b->nanon, &b->mal);
+		err = pg_malloc_find(core, log, w, b->anon, b->nanon, prep, &b->mal);
+	double t1 = ms_now();
 	if (!err && fam->ops->memory)
 		err = fam->ops->memory(fam, m, b);
 	if (!err) {
@@ -778,6 +799,9 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 		err = b->err;
 		b->err = NULL;
 	}
+	double t2 = ms_now();
+	pg_logf(log, "memory: %zu segments, %zu heaps, %zu chunks (%zu mmapped), %zu regions; malloc %.1f ms, family %.1f ms",
+		b->nsegs, b->mal.nheaps, b->mal.nchunks, b->mal.nmmapped, b->nregions, t1 - t0, t2 - t1);
 	if (err)
 		goto out;
 
@@ -841,7 +865,9 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 				/* what no one claims */
 				uint64_t a = cur, z = lo;
 				uint64_t dumped = s->dumped_end > a ? (s->dumped_end < z ? s->dumped_end : z) - a : 0;
-				if (!(s->flags & (PF_R | PF_W | PF_X))) {
+				if (!(s->flags & PF_W)) {
+					/* PROT_NONE (the kernel writes no flags; gcore calls it
+					 * readable) or read-only anonymous memory */
 					add(&t, node(&t, root, "reserved", NULL), z - a);
 				} else if (s->file_next) {
 					add(&t, node(&t, node(&t, root, "bss", NULL), "bss", s->after), z - a);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -114,42 +115,11 @@ static pg_error *field(Dwarf_Die *st, const char *sname, const char *path, int32
 	return NULL;
 }
 
-/* libc's DWARF: main_arena, mp_, tcache_key and the three structs.  On
- * failure *why says what was missing. */
-static bool load_dwarf(struct ctx *c, Dwfl_Module *mod, char **why)
+/* The three structs' layouts from libc's DWARF; *why on failure. */
+static bool layout_from(struct pg_dwarf *d, struct libc_layout *L, char **why)
 {
-	struct libc_layout *L = &c->L;
-	struct pg_symtab syms = { 0 };
-	struct pg_dwarf *d = NULL;
-	bool ok = false;
-	const char *debugfile = NULL;
-	dwfl_module_getsymtab(mod);
-	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
-	if (!debugfile) {
-		*why = pg_asprintf("no debug file for libc (install libc6-dbg)");
-		return false;
-	}
-	if (!debug_build_id_matches(mod, debugfile)) {
-		*why = pg_asprintf("libc's debug file %s has another build-id than the core's libc", debugfile);
-		return false;
-	}
-	pg_error *err = pg_symtab_load(mod, &syms);
-	const struct pg_sym *s;
-	if (!err && !(err = pg_symtab_find(&syms, "main_arena", STT_OBJECT, &s)))
-		L->main_arena = s->addr;
-	if (!err && !(err = pg_symtab_find(&syms, "mp_", STT_OBJECT, &s)))
-		L->mp = s->addr;
-	if (!err) {
-		pg_error *e2 = pg_symtab_find(&syms, "tcache_key", STT_OBJECT, &s);
-		if (!e2)
-			L->tcache_key = s->addr;
-		pg_error_destroy(e2);
-	}
-	if (!err)
-		err = pg_dwarf_open(mod, &d);
 	struct pg_dwarf_struct ws[3] = { { .name = "malloc_state" }, { .name = "malloc_par" }, { .name = "heap_info" } };
-	if (!err)
-		err = pg_dwarf_scan(d, ws, 3, NULL, 0, true, NULL);
+	pg_error *err = pg_dwarf_scan(d, ws, 3, NULL, 0, true, NULL);
 	for (int i = 0; !err && i < 3; i++)
 		if (!ws[i].n)
 			err = pg_error_create(PG_ERR_NOT_FOUND, "libc's DWARF has no %s", ws[i].name);
@@ -177,13 +147,147 @@ static bool load_dwarf(struct ctx *c, Dwfl_Module *mod, char **why)
 	if (err) {
 		*why = pg_asprintf("libc's debug info is not usable: %s", err->message);
 		pg_error_destroy(err);
-	} else {
-		ok = true;
-		c->m->debugfile = pg_strdup(debugfile);
+		return false;
 	}
+	return true;
+}
+
+/* Reading libc's DWARF (inflating its type sections) costs as much as a
+ * walk of a small heap: it is started in a thread of its own when the
+ * session starts, and waited for here.  Only the path-based fast handle is
+ * used there (no libdwfl call leaves the session's thread). */
+struct pg_malloc_prep {
+	Dwfl_Module *mod;
+	char *name;
+	char *debugfile;
+	char *why;               /* no DWARF: why (set by prepare or by the worker) */
+	pthread_t th;
+	bool started, joined;
+	bool worker_ok;          /* the worker read the layouts */
+	bool worker_notfound;    /* the file has no compressed sections: read it through libdwfl */
+	struct libc_layout L;
+};
+
+static void *prep_worker(void *arg)
+{
+	struct pg_malloc_prep *p = arg;
+	struct pg_dwarf *d = NULL;
+	pg_error *err = pg_dwarf_open_path(p->debugfile, &d);
+	if (err) {
+		p->worker_notfound = err->kind == PG_ERR_NOT_FOUND;
+		if (!p->worker_notfound)
+			p->why = pg_asprintf("libc's debug info is not usable: %s", err->message);
+		pg_error_destroy(err);
+		return NULL;
+	}
+	p->worker_ok = layout_from(d, &p->L, &p->why);
 	pg_dwarf_close(d);
+	return NULL;
+}
+
+pg_error *pg_malloc_prepare(struct pg_core *core, const struct pg_log *log, struct pg_malloc_prep **ret)
+{
+	struct pg_malloc_prep *p = calloc(1, sizeof(*p));
+	if (!p)
+		return PG_ENOMEM;
+	*ret = p;
+	struct find_libc f = { 0 };
+	dwfl_getmodules(core->dwfl, find_libc_cb, &f, 0);
+	if (!f.mod)
+		return NULL;
+	p->mod = f.mod;
+	p->name = pg_strdup(f.name);
+	const char *debugfile = NULL;
+	dwfl_module_getsymtab(f.mod);
+	dwfl_module_info(f.mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
+	if (!debugfile) {
+		p->why = pg_asprintf("no debug file for libc (install libc6-dbg)");
+		return NULL;
+	}
+	if (!debug_build_id_matches(f.mod, debugfile)) {
+		p->why = pg_asprintf("libc's debug file %s has another build-id than the core's libc", debugfile);
+		return NULL;
+	}
+	p->debugfile = pg_strdup(debugfile);
+	if (!p->debugfile)
+		return PG_ENOMEM;
+	if (pthread_create(&p->th, NULL, prep_worker, p) == 0) {
+		p->started = true;
+	} else {
+		pg_logf(log, "malloc: no thread for libc's DWARF: read now");
+		prep_worker(p);
+	}
+	return NULL;
+}
+
+static void prep_join(struct pg_malloc_prep *p)
+{
+	if (p && p->started && !p->joined) {
+		pthread_join(p->th, NULL);
+		p->joined = true;
+	}
+}
+
+void pg_malloc_prep_free(struct pg_malloc_prep *p)
+{
+	if (!p)
+		return;
+	prep_join(p);
+	free(p->name);
+	free(p->debugfile);
+	free(p->why);
+	free(p);
+}
+
+/* libc's DWARF: the layouts (from the worker, or read now) and main_arena,
+ * mp_, tcache_key from its symbol table.  On failure *why says what was
+ * missing. */
+static bool load_dwarf(struct ctx *c, struct pg_malloc_prep *p, char **why)
+{
+	struct libc_layout *L = &c->L;
+	prep_join(p);
+	if (!p->debugfile) {
+		*why = p->why ? pg_strdup(p->why) : pg_asprintf("no debug file for libc");
+		return false;
+	}
+	if (p->worker_ok) {
+		*L = p->L;
+	} else if (p->worker_notfound) {
+		struct pg_dwarf *d = NULL;
+		pg_error *err = pg_dwarf_open(p->mod, &d);
+		bool ok = !err && layout_from(d, L, why);
+		if (err) {
+			*why = pg_asprintf("libc's debug info is not usable: %s", err->message);
+			pg_error_destroy(err);
+		}
+		pg_dwarf_close(d);
+		if (!ok)
+			return false;
+	} else {
+		*why = p->why ? pg_strdup(p->why) : pg_asprintf("libc's debug info is not usable");
+		return false;
+	}
+	struct pg_symtab syms = { 0 };
+	pg_error *err = pg_symtab_load(p->mod, &syms);
+	const struct pg_sym *s;
+	if (!err && !(err = pg_symtab_find(&syms, "main_arena", STT_OBJECT, &s)))
+		L->main_arena = s->addr;
+	if (!err && !(err = pg_symtab_find(&syms, "mp_", STT_OBJECT, &s)))
+		L->mp = s->addr;
+	if (!err) {
+		pg_error *e2 = pg_symtab_find(&syms, "tcache_key", STT_OBJECT, &s);
+		if (!e2)
+			L->tcache_key = s->addr;
+		pg_error_destroy(e2);
+	}
 	pg_symtab_free(&syms);
-	return ok;
+	if (err) {
+		*why = pg_asprintf("libc's symbols: %s", err->message);
+		pg_error_destroy(err);
+		return false;
+	}
+	c->m->debugfile = pg_strdup(p->debugfile);
+	return true;
 }
 
 /* ---- chunks ----------------------------------------------------------- */
@@ -435,11 +539,14 @@ static void mark_fastbins(struct ctx *c)
 
 /* ---- without DWARF ---------------------------------------------------- */
 
-/* Whether a walk from first reaches exactly end (no state recorded). */
+/* Whether a walk from first reaches exactly end (no state recorded); with
+ * max_steps, whether its first max_steps chunks are sane. */
 static bool walks_to(struct ctx *c, uint64_t first, uint64_t end, size_t max_steps)
 {
 	uint64_t p = first, hdr;
-	for (size_t n = 0; p < end && n < max_steps; n++) {
+	for (size_t n = 0; p < end; n++) {
+		if (n == max_steps)
+			return true;
 		if (!rd64(c, p + 8, &hdr))
 			return false;
 		uint64_t sz = hdr & ~(uint64_t)7;
@@ -481,6 +588,7 @@ static pg_error *walk_heaps_from_mappings(struct ctx *c, const struct pg_anon_se
 				h->kind = PG_HEAP_THREAD;
 				h->start = s->start;
 				h->end = s->end;
+				h->arena = ar;
 				if ((err = walk_heap(c, h, first, s->start + size, 0)))
 					return err;
 				continue;
@@ -563,14 +671,22 @@ static void drop_overlaps(struct ctx *c)
 }
 
 pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct pg_warnings *w,
-			 const struct pg_anon_seg *segs, size_t nsegs, struct pg_malloc *out)
+			 const struct pg_anon_seg *segs, size_t nsegs, struct pg_malloc_prep *prep, struct pg_malloc *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->n_mmaps = -1;
 	struct ctx c = { .core = core, .log = log, .w = w, .m = out };
 	pg_reader_init(&c.r, &core->mem);
-	struct find_libc f = { 0 };
-	dwfl_getmodules(core->dwfl, find_libc_cb, &f, 0);
+	struct pg_malloc_prep *mine = NULL;
+	if (!prep) {
+		pg_error *err = pg_malloc_prepare(core, log, &mine);
+		if (err) {
+			pg_malloc_prep_free(mine);
+			return err;
+		}
+		prep = mine;
+	}
+	struct find_libc f = { prep->mod, prep->name };
 	if (!f.mod) {
 		pg_logf(log, "malloc: no libc module in the core");
 		out->source = "chunk walk";
@@ -578,7 +694,7 @@ pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct 
 	} else {
 		out->found = true;
 		out->libc = pg_strdup(f.name);
-		c.dwarf = load_dwarf(&c, f.mod, &out->why);
+		c.dwarf = load_dwarf(&c, prep, &out->why);
 		out->source = c.dwarf ? "dwarf" : "chunk walk";
 		pg_logf(log, "malloc: libc %s, %s%s%s", f.name, c.dwarf ? "DWARF " : "no DWARF: ",
 			c.dwarf ? out->debugfile : out->why ? out->why : "", "");
@@ -601,6 +717,7 @@ pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct 
 	}
 	if (!err && c.dwarf)
 		mark_fastbins(&c);
+	pg_malloc_prep_free(mine);
 	return err;
 }
 

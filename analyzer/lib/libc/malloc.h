@@ -68,8 +68,15 @@ struct pg_malloc {
 struct pg_anon_seg {
 	uint64_t start, end;
 };
+/* Starts reading libc's DWARF in a thread of its own (inflating its type
+ * sections costs about what a walk of a small heap does), to be waited for
+ * by pg_malloc_find.  *ret is set even when there is no libc. */
+struct pg_malloc_prep;
+pg_error *pg_malloc_prepare(struct pg_core *core, const struct pg_log *log, struct pg_malloc_prep **ret);
+void pg_malloc_prep_free(struct pg_malloc_prep *p);
+/* prep: from pg_malloc_prepare, or NULL (then read now). */
 pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct pg_warnings *w,
-			 const struct pg_anon_seg *segs, size_t nsegs, struct pg_malloc *out);
+			 const struct pg_anon_seg *segs, size_t nsegs, struct pg_malloc_prep *prep, struct pg_malloc *out);
 void pg_malloc_free(struct pg_malloc *m);
 
 /* Whether an mmapped chunk starts at addr (a page start inside an

@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "../base/alloc.h"
 #include "../membuild.h"
@@ -282,6 +283,7 @@ static pg_error *arenas(struct pm *p)
 		nmax = most;
 	}
 	bool warned = false;
+	uint64_t nseen = 0, most_arenas = pg_mem_readable(p->r->m) / ARENA_SIZE + 1;
 	uint8_t buf[64 * 128];
 	size_t per = sizeof(buf) / (size_t)p->ao_size;
 	for (uint64_t i = 0; i < nmax; i += per) {
@@ -296,12 +298,18 @@ static pg_error *arenas(struct pm *p)
 			uint64_t base = ld(a, p->ao_address, 8);
 			if (!base)
 				continue;
-			if (base + ARENA_SIZE < base) {
+			/* an arena is 16-aligned memory of the core (mmap or malloc
+			 * gave it), and there are no more of them than fit */
+			uint64_t probe;
+			if (base + ARENA_SIZE < base || (base & 15) || nseen >= most_arenas ||
+			    !pg_try_read(p->r, base, &probe, 8)) {
 				if (!warned)
-					pg_warn_partial(p->w, "pymalloc: arena entry %" PRIu64 " has an absurd address 0x%" PRIx64, i + j, base);
+					pg_warn_partial(p->w, "pymalloc: arena entry %" PRIu64 " has an address 0x%" PRIx64 " that is no arena of the core: skipped",
+							i + j, base);
 				warned = true;
 				continue;
 			}
+			nseen++;
 			pg_error *err = one_arena(p, base, ld(a, p->ao_pool_address, 8), (uint32_t)ld(a, p->ao_nfree, 4),
 						  (uint32_t)ld(a, p->ao_ntotal, 4), &warned);
 			if (err && err->kind != PG_ERR_INTERNAL)
@@ -584,6 +592,13 @@ static pg_error *scan_chunks(struct pm *p)
 	return NULL;
 }
 
+static double ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 pg_error *pg_py27_memory(struct pg_heap *h, const struct pg_model *m, struct pg_memory_builder *b)
 {
 	struct pm p = { .h = h, .m = m, .b = b, .r = &h->rd, .w = h->warn };
@@ -591,15 +606,19 @@ pg_error *pg_py27_memory(struct pg_heap *h, const struct pg_model *m, struct pg_
 	GElf_Addr bias = 0;
 	dwfl_module_getelf(h->in->mod, &bias);
 	p.bias = bias;
+	double t0 = ms_now();
 	find_statics(&p);
+	double t1 = ms_now();
 	find_layouts(&p);
 	plan_scan(&p);
+	double t2 = ms_now();
 	pg_logf(h->log, "memory: arenas 0x%" PRIx64 ", maxarenas 0x%" PRIx64 ", %u size classes of %u B; int blocks 0x%" PRIx64
 		", free list 0x%" PRIx64 "; float blocks 0x%" PRIx64 ", free list 0x%" PRIx64,
 		p.arenas_var, p.maxarenas_var, p.nclasses, p.align, p.int_blocks_var, p.int_free_var, p.float_blocks_var,
 		p.float_free_var);
 	/* regions first (the builder fixes the chunk list at the first claim) */
 	pg_error *err = arenas(&p);
+	double t3 = ms_now();
 	if (!err)
 		err = free_list_blocks(&p, "int", p.int_blocks_var, p.int_free_var, p.intblock_size, p.intblock_objs_off,
 				       h->in->L.int_size);
@@ -614,9 +633,13 @@ pg_error *pg_py27_memory(struct pg_heap *h, const struct pg_model *m, struct pg_
 			pg_mb_category(b, "python", "unicode_buffer", "unicode", NULL, NULL),
 			pg_mb_category(b, "python", "bytearray_buffer", "bytearray", NULL, NULL),
 		};
+		double t4 = ms_now();
 		scan_pools(&p, &c);
 		scan_subclasses(&p, &c);
+		double t5 = ms_now();
 		err = scan_chunks(&p);
+		pg_logf(h->log, "memory: statics %.1f ms, layouts %.1f ms, arenas %.1f ms, int/float blocks %.1f ms, pools and subclasses %.1f ms, chunk headers %.1f ms",
+			t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, ms_now() - t5);
 	}
 	free(p.scan_pools);
 	return err;
