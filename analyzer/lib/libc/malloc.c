@@ -119,7 +119,14 @@ static pg_error *field(Dwarf_Die *st, const char *sname, const char *path, int32
 static bool layout_from(struct pg_dwarf *d, struct libc_layout *L, char **why)
 {
 	struct pg_dwarf_struct ws[3] = { { .name = "malloc_state" }, { .name = "malloc_par" }, { .name = "heap_info" } };
-	pg_error *err = pg_dwarf_scan(d, ws, 3, NULL, 0, true, NULL);
+	/* all three are defined in malloc.c's unit (arena.c is included in it) */
+	pg_error *err = pg_dwarf_scan_file(d, "malloc.c", ws, 3);
+	for (int i = 0; !err && i < 3 && ws[i].n; i++)
+		if (i == 2)
+			goto found;
+	pg_error_destroy(err);
+	err = pg_dwarf_scan(d, ws, 3, NULL, 0, true, NULL);
+found:
 	for (int i = 0; !err && i < 3; i++)
 		if (!ws[i].n)
 			err = pg_error_create(PG_ERR_NOT_FOUND, "libc's DWARF has no %s", ws[i].name);

@@ -151,6 +151,8 @@ static void plan_scan(struct pm *p)
 	const struct pg_layout *L = &p->h->in->L;
 	int32_t sizes[] = { L->dict_size + L->gc_head_size, L->list_size + L->gc_head_size, L->set_size + L->gc_head_size,
 			    L->unicode_size, L->bytearray_size };
+	/* where the object starts in its block: after a PyGC_Head (1) or at it (2) */
+	const uint8_t where[] = { 1, 1, 1, 2, 2 };
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		if (sizes[i] <= 0 || !p->align)
 			continue;
@@ -159,7 +161,7 @@ static void plan_scan(struct pm *p)
 			continue;
 		unsigned cls = (unsigned)((n + p->align - 1) / p->align) - 1;
 		if (cls < MAX_CLASSES)
-			p->scan_class[cls] = 1;
+			p->scan_class[cls] |= where[i];
 	}
 }
 
@@ -479,14 +481,17 @@ static void scan_pools(struct pm *p, const struct owned *c)
 		unsigned szidx = (unsigned)(p->scan_pools[i] & (POOL_SIZE - 1));
 		uint32_t size = (szidx + 1) * p->align;
 		const uint8_t *pg = pg_ptr(p->r, pool, POOL_SIZE);
-		if (!pg)
+		if (!pg || szidx >= MAX_CLASSES)
 			continue;
+		uint8_t where = p->scan_class[szidx];
 		uint32_t next = (uint32_t)ld(pg, p->ph_next, 4);
 		if (next > POOL_SIZE)
 			next = POOL_SIZE;
 		for (uint32_t off = (uint32_t)p->overhead; off + size <= next; off += size) {
 			/* an object of a gc'd type after its PyGC_Head, else at the block */
 			for (int gc = 0; gc < 2; gc++) {
+				if (!(where & (gc ? 1 : 2)))
+					continue;
 				size_t at = off + p->pad + (gc ? (size_t)L->gc_head_size : 0);
 				if (at + (size_t)L->ob_type.off + 8 > off + size)
 					continue;
