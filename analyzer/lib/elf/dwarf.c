@@ -151,6 +151,20 @@ pg_error *pg_dwarf_open(Dwfl_Module *mod, struct pg_dwarf **ret)
 	return NULL;
 }
 
+pg_error *pg_dwarf_open_path(const char *path, struct pg_dwarf **ret)
+{
+	struct pg_dwarf *d = calloc(1, sizeof(*d));
+	if (!d)
+		return PG_ENOMEM;
+	if (!fast_build(path, d)) {
+		free(d);
+		return pg_error_create(PG_ERR_NOT_FOUND, "%s: no compressed type sections", path);
+	}
+	d->file = path;
+	*ret = d;
+	return NULL;
+}
+
 void pg_dwarf_close(struct pg_dwarf *d)
 {
 	if (!d)
@@ -272,6 +286,98 @@ pg_error *pg_dwarf_scan(struct pg_dwarf *d, struct pg_dwarf_struct *s, size_t ns
 	}
 	if (ncu_out)
 		*ncu_out = ncu;
+	return NULL;
+}
+
+static bool same_file(const char *cuname, const char *file)
+{
+	if (!cuname)
+		return false;
+	const char *base = strrchr(cuname, '/');
+	base = base ? base + 1 : cuname;
+	return strcmp(base, file) == 0;
+}
+
+pg_error *pg_dwarf_vars(struct pg_dwarf *d, struct pg_dwarf_var *v, size_t nv)
+{
+	size_t left = nv, ncu = 0;
+	struct cu_iter it = { 0 };
+	Dwarf_Die cudie;
+	while (left && next_cu(d, &it, &cudie)) {
+		if (++ncu > 1000000)
+			break;
+		const char *cuname = dwarf_diename(&cudie);
+		Dwarf_Die die;
+		if (dwarf_child(&cudie, &die) != 0)
+			continue;
+		do {
+			if (dwarf_tag(&die) != DW_TAG_variable)
+				continue;
+			Dwarf_Attribute loc;
+			if (!dwarf_attr(&die, DW_AT_location, &loc))
+				continue;
+			const char *nm = dwarf_diename(&die);   /* follows DW_AT_abstract_origin */
+			if (!nm)
+				continue;
+			for (size_t i = 0; i < nv; i++) {
+				if (v[i].addr || strcmp(v[i].name, nm) != 0)
+					continue;
+				/* the defining file: the origin's compile unit, or this one */
+				const char *file = cuname;
+				Dwarf_Attribute ao;
+				Dwarf_Die origin, ocu;
+				if (dwarf_attr(&die, DW_AT_abstract_origin, &ao) && dwarf_formref_die(&ao, &origin) &&
+				    dwarf_diecu(&origin, &ocu, NULL, NULL))
+					file = dwarf_diename(&ocu);
+				if (!same_file(file, v[i].file))
+					continue;
+				Dwarf_Op *ops;
+				size_t nops;
+				if (dwarf_getlocation(&loc, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_addr ||
+				    !ops[0].number)
+					continue;
+				v[i].addr = ops[0].number;
+				left--;
+			}
+		} while (dwarf_siblingof(&die, &die) == 0);
+	}
+	return NULL;
+}
+
+pg_error *pg_dwarf_scan_file(struct pg_dwarf *d, const char *file, struct pg_dwarf_struct *s, size_t ns)
+{
+	size_t left = 0, ncu = 0;
+	for (size_t i = 0; i < ns; i++)
+		left += s[i].n == 0;
+	struct cu_iter it = { 0 };
+	Dwarf_Die cudie;
+	while (left && next_cu(d, &it, &cudie)) {
+		if (++ncu > 1000000)
+			break;
+		const char *cuname = dwarf_diename(&cudie);
+		if (!same_file(cuname, file))
+			continue;
+		Dwarf_Die die;
+		if (dwarf_child(&cudie, &die) != 0)
+			continue;
+		do {
+			int tag = dwarf_tag(&die);
+			if (tag != DW_TAG_typedef && tag != DW_TAG_structure_type && tag != DW_TAG_union_type)
+				continue;
+			const char *nm = dwarf_diename(&die);
+			for (size_t i = 0; nm && i < ns; i++) {
+				if (s[i].n || strcmp(nm, s[i].name) != 0)
+					continue;
+				Dwarf_Die t = die;
+				if (tag == DW_TAG_typedef && dwarf_peel_type(&die, &t) != 0)
+					continue;
+				if (is_complete(&t)) {
+					add(&s[i], &t, cuname);
+					left--;
+				}
+			}
+		} while (dwarf_siblingof(&die, &die) == 0);
+	}
 	return NULL;
 }
 

@@ -21,6 +21,11 @@ struct pg_dwarf;
 
 /* The module's DWARF (PG_ERR_NOT_FOUND when it has none). */
 pg_error *pg_dwarf_open(Dwfl_Module *mod, struct pg_dwarf **ret);
+/* The fast handle of a debug file by its path, without libdwfl (so a
+ * worker thread may open it): PG_ERR_NOT_FOUND when the file has no
+ * compressed type sections (then pg_dwarf_open reads it as it is).  path
+ * is borrowed. */
+pg_error *pg_dwarf_open_path(const char *path, struct pg_dwarf **ret);
 void pg_dwarf_close(struct pg_dwarf *d);
 /* Where the DWARF came from (libdwfl's debug file name), or NULL. */
 const char *pg_dwarf_file(const struct pg_dwarf *d);
@@ -46,6 +51,23 @@ struct pg_dwarf_func {
  * looked for). *ncu (when not NULL): compile units read. */
 pg_error *pg_dwarf_scan(struct pg_dwarf *d, struct pg_dwarf_struct *s, size_t ns,
 			struct pg_dwarf_func *f, size_t nf, bool first_only, size_t *ncu);
+
+/* A file-scope variable wanted by name and by the source file that
+ * defines it (statics of one name live in several files: intobject.c's
+ * and floatobject.c's free_list).  Under LTO the variable's address is on
+ * a concrete DIE whose DW_AT_abstract_origin leads to the declaration in
+ * the source file's compile unit: that unit decides. */
+struct pg_dwarf_var {
+	const char *name;               /* in */
+	const char *file;               /* in: the source's base name, "intobject.c" */
+	uint64_t addr;                  /* out: its DWARF address (add the module's bias), 0 if not found */
+};
+/* One pass over every compile unit's top-level variables. */
+pg_error *pg_dwarf_vars(struct pg_dwarf *d, struct pg_dwarf_var *v, size_t nv);
+
+/* The same, looking only into the compile units whose source's base name
+ * is `file` ("malloc.c"): the other units' DIEs are not read. */
+pg_error *pg_dwarf_scan_file(struct pg_dwarf *d, const char *file, struct pg_dwarf_struct *s, size_t ns);
 
 /* Offset and size of member `path` (a.b for nested members) of struct st. */
 pg_error *pg_dwarf_member(Dwarf_Die *st, const char *sname, const char *path, struct pg_field *f);

@@ -77,4 +77,9 @@ uint32_t pg_heap_row_of(struct pg_heap *h, uint64_t obj, uint32_t type_idx);
  * long: their own rules), plus the gc head when the object is gc'd. */
 uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *t);
 
+/* The memory tree's part (lib/py27/memory.c, lib/membuild.h): pymalloc's
+ * arenas, the int and float blocks, the chunks Python objects own. */
+struct pg_memory_builder;
+pg_error *pg_py27_memory(struct pg_heap *h, const struct pg_model *m, struct pg_memory_builder *b);
+
 #endif
