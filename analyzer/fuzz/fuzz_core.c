@@ -56,7 +56,7 @@ static void analyse(const char *core, const char *sysroot)
 	pg_session *s = NULL;
 	pg_error *err = pg_session_open(&o, &s);
 	if (!err)
-		err = pg_session_analyze(s, PG_ANALYZE_CYCLES, 0);
+		err = pg_session_analyze(s, (enum pg_analyses)(PG_ANALYZE_CYCLES | PG_ANALYZE_MEMORY), 0);
 	if (!err) {
 		struct pg_report r = { .s = s, .top = 25, .max_groups = 10, .components = true };
 		pg_report_json(sink, &r);
