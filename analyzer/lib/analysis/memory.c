@@ -219,7 +219,8 @@ static void finalize(struct pg_memory_builder *b)
 	if (b->final)
 		return;
 	b->final = true;
-	qsort(b->regions, b->nregions, sizeof(*b->regions), region_cmp);
+	if (b->nregions > 1)
+		qsort(b->regions, b->nregions, sizeof(*b->regions), region_cmp);
 	/* exclusions: heaps and regions, in address order */
 	struct pg_anon_seg *ex = pg_reallocarray(NULL, b->mal.nheaps + b->nregions + 1, sizeof(*ex));
 	if (!ex) {
@@ -712,10 +713,10 @@ static pg_error *read_segments(struct pg_memory_builder *b, const struct pg_mapp
 		GElf_Phdr ph;
 		if (!gelf_getphdr(c->elf, (int)i, &ph) || ph.p_type != PT_LOAD || !ph.p_memsz)
 			continue;
-		*total += ph.p_memsz;
 		uint64_t end = ph.p_vaddr + ph.p_memsz;
 		if (end < ph.p_vaddr)
-			end = UINT64_MAX;
+			end = UINT64_MAX;   /* a damaged header: the segment stops at the top */
+		*total += end - ph.p_vaddr;
 		uint64_t filesz = ph.p_filesz < ph.p_memsz ? ph.p_filesz : ph.p_memsz;
 		/* what the file really holds of it */
 		uint64_t have = ph.p_offset < c->size ? c->size - ph.p_offset : 0;
@@ -724,7 +725,8 @@ static pg_error *read_segments(struct pg_memory_builder *b, const struct pg_mapp
 		b->segs[b->nsegs++] = (struct seg){ .start = ph.p_vaddr, .end = end, .dumped_end = ph.p_vaddr + filesz,
 						    .flags = ph.p_flags };
 	}
-	qsort(b->segs, b->nsegs, sizeof(*b->segs), seg_cmp);
+	if (b->nsegs > 1)
+		qsort(b->segs, b->nsegs, sizeof(*b->segs), seg_cmp);
 	for (size_t t = 0; t < c->nthread_sp; t++) {
 		uint64_t sp = c->thread_sp[t];
 		for (size_t i = 0; i < b->nsegs; i++)
@@ -784,8 +786,10 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 	if (!err && !(maps = pg_reallocarray(NULL, nmaps ? nmaps : 1, sizeof(*maps))))
 		err = PG_ENOMEM;
 	if (!err) {
-		memcpy(maps, core->maps, nmaps * sizeof(*maps));
-		qsort(maps, nmaps, sizeof(*maps), map_cmp);
+		if (nmaps) {
+			memcpy(maps, core->maps, nmaps * sizeof(*maps));
+			qsort(maps, nmaps, sizeof(*maps), map_cmp);
+		}
 		err = read_segments(b, maps, nmaps, &total);
 	}
 	double t0 = ms_now();
@@ -823,7 +827,8 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 		if (!in_heap_range(&b->mal, i))
 			pl[np++] = (struct placed){ PG_CH_ADDR(b->mal.chunk[i]), PG_CH_ADDR(b->mal.chunk[i]) + b->mal.csize[i],
 						    R_MMAP, i, 0 };
-	qsort(pl, np, sizeof(*pl), placed_cmp);
+	if (np > 1)
+		qsort(pl, np, sizeof(*pl), placed_cmp);
 
 	uint32_t root = node(&t, UINT32_MAX, "core", NULL);
 	uint32_t n_file = 0, n_malloc = 0, n_mmapped = 0, n_stack = 0;

@@ -25,6 +25,7 @@
 #define PAGE 4096
 #define MAX_ARENAS 4096
 #define MAX_HEAPS_PER_ARENA 4096
+#define MAX_HEAPS 4096          /* in all: a damaged arena list cannot make more */
 
 /* What libc's DWARF says (offsets; -1 absent). */
 struct libc_layout {
@@ -392,8 +393,19 @@ static pg_error *walk_heap(struct ctx *c, struct pg_malloc_heap *h, uint64_t fir
 	return NULL;
 }
 
+static bool have_heap(const struct pg_malloc *m, uint64_t start)
+{
+	for (size_t i = 0; i < m->nheaps; i++)
+		if (m->heaps[i].start == start)
+			return true;
+	return false;
+}
+
 static pg_error *new_heap(struct pg_malloc *m, struct pg_malloc_heap **ret)
 {
+	*ret = NULL;
+	if (m->nheaps >= MAX_HEAPS)
+		return pg_error_create(PG_ERR_LIMIT, "more than %d malloc heaps", MAX_HEAPS);
 	struct pg_malloc_heap *v = pg_reallocarray(m->heaps, m->nheaps + 1, sizeof(*v));
 	if (!v)
 		return PG_ENOMEM;
@@ -435,7 +447,7 @@ static pg_error *dwarf_heaps(struct ctx *c, const struct pg_anon_seg *segs, size
 		if (!s) {
 			pg_warn_partial(c->w, "malloc: the main heap's start 0x%" PRIx64 " is in no anonymous mapping of the core", sbrk_base);
 		} else {
-			struct pg_malloc_heap *h;
+			struct pg_malloc_heap *h = NULL;
 			pg_error *err = new_heap(m, &h);
 			if (err)
 				return err;
@@ -449,7 +461,8 @@ static pg_error *dwarf_heaps(struct ctx *c, const struct pg_anon_seg *segs, size
 				end = top + (topsz & ~(uint64_t)7);
 			else
 				pg_warn(c->w, "malloc: main_arena.top 0x%" PRIx64 " is not in the main heap: walked to the mapping's end", top);
-			if ((err = walk_heap(c, h, align16(sbrk_base), end, top)))
+			uint64_t first = align16(sbrk_base) < end ? align16(sbrk_base) : end;
+			if ((err = walk_heap(c, h, first, end, top)))
 				return err;
 		}
 	}
@@ -470,8 +483,23 @@ static pg_error *dwarf_heaps(struct ctx *c, const struct pg_anon_seg *segs, size
 			pg_warn_partial(c->w, "malloc: arena 0x%" PRIx64 " is unreadable: the arena list is cut there", a);
 			break;
 		}
+		bool seen = false;
+		for (size_t k = 0; k < m->nheaps && !seen; k++)
+			seen = m->heaps[k].arena == a;
+		if (seen) {
+			pg_warn_partial(c->w, "malloc: the arena list comes back to arena 0x%" PRIx64 ": cut there", a);
+			break;
+		}
+		if (m->nheaps >= MAX_HEAPS) {
+			pg_warn_partial(c->w, "malloc: more than %d heaps: the arena list is cut", MAX_HEAPS);
+			break;
+		}
 		uint64_t heap = atop & ~(HEAP_MAX_SIZE - 1);
-		for (int nh = 0; heap && nh < MAX_HEAPS_PER_ARENA; nh++) {
+		for (int nh = 0; heap && nh < MAX_HEAPS_PER_ARENA && m->nheaps < MAX_HEAPS; nh++) {
+			if (have_heap(m, heap)) {
+				pg_warn_partial(c->w, "malloc: arena 0x%" PRIx64 ": its heap list comes back to 0x%" PRIx64 ": cut there", a, heap);
+				break;
+			}
 			uint64_t ar, prev, size, mprot;
 			if (!rd64(c, heap + (uint64_t)L->hi_ar_ptr, &ar) || !rd64(c, heap + (uint64_t)L->hi_prev, &prev) ||
 			    !rd64(c, heap + (uint64_t)L->hi_hsize, &size) || !rd64(c, heap + (uint64_t)L->hi_mprotect, &mprot) ||
@@ -484,7 +512,7 @@ static pg_error *dwarf_heaps(struct ctx *c, const struct pg_anon_seg *segs, size
 			uint64_t end = heap + mprot;
 			if (s && end > s->end)
 				end = s->end;
-			struct pg_malloc_heap *h;
+			struct pg_malloc_heap *h = NULL;
 			pg_error *err = new_heap(m, &h);
 			if (err)
 				return err;
@@ -515,6 +543,7 @@ static void mark_fastbins(struct ctx *c)
 {
 	struct libc_layout *L = &c->L;
 	struct pg_malloc *m = c->m;
+	size_t budget = m->nchunks + 16;   /* every fastbin entry is a distinct chunk */
 	for (size_t hi = 0; hi < m->nheaps; hi++) {
 		uint64_t a = m->heaps[hi].arena;
 		bool seen = false;
@@ -526,8 +555,8 @@ static void mark_fastbins(struct ctx *c)
 			uint64_t e;
 			if (!rd64(c, a + (uint64_t)L->ms_fastbins + 8u * (uint64_t)b, &e))
 				break;
-			for (size_t steps = 0; e; steps++) {
-				size_t ci = steps <= m->nchunks ? pg_malloc_chunk_of(m, e) : SIZE_MAX;
+			for (; e; budget--) {
+				size_t ci = budget ? pg_malloc_chunk_of(m, e) : SIZE_MAX;
 				if (ci == SIZE_MAX || PG_CH_ADDR(m->chunk[ci]) != e) {
 					pg_warn_partial(c->w, "malloc: fastbin %d of arena 0x%" PRIx64 " leads to 0x%" PRIx64 ", not a chunk: the rest of that bin counts as in use",
 							b, a, e);
@@ -570,6 +599,7 @@ static pg_error *walk_heaps_from_mappings(struct ctx *c, const struct pg_anon_se
 {
 	struct pg_malloc *m = c->m;
 	bool have_main = false;
+	int main_tries = 0;
 	for (size_t i = 0; i < nsegs; i++) {
 		const struct pg_anon_seg *s = &segs[i];
 		uint64_t len = s->end - s->start;
@@ -584,11 +614,16 @@ static pg_error *walk_heaps_from_mappings(struct ctx *c, const struct pg_anon_se
 			 * from which the chunks lead exactly to the end */
 			uint64_t from = ar > s->start && ar < s->start + PAGE ? ar : s->start + 32;
 			uint64_t first = 0;
-			for (uint64_t cand = align16(from); cand < s->start + 2 * PAGE && !first; cand += 16)
+			int tries = 0;
+			for (uint64_t cand = align16(from); cand < s->start + 2 * PAGE && !first && tries < 8; cand += 16) {
+				if (!walks_to(c, cand, s->start + size, 8))
+					continue;
+				tries++;
 				if (walks_to(c, cand, s->start + size, SIZE_MAX))
 					first = cand;
+			}
 			if (first) {
-				struct pg_malloc_heap *h;
+				struct pg_malloc_heap *h = NULL;
 				pg_error *err = new_heap(m, &h);
 				if (err)
 					return err;
@@ -603,10 +638,11 @@ static pg_error *walk_heaps_from_mappings(struct ctx *c, const struct pg_anon_se
 		}
 		/* the main heap: the lowest mapping whose chunks lead from its
 		 * start to its end */
-		if (!have_main && walks_to(c, align16(s->start), s->end, 4)) {
+		if (!have_main && main_tries < 8 && walks_to(c, align16(s->start), s->end, 8)) {
+			main_tries++;
 			if (!walks_to(c, align16(s->start), s->end, SIZE_MAX))
 				continue;
-			struct pg_malloc_heap *h;
+			struct pg_malloc_heap *h = NULL;
 			pg_error *err = new_heap(m, &h);
 			if (err)
 				return err;
@@ -648,8 +684,10 @@ static pg_error *sort_heaps(struct pg_malloc *m)
 	size_t k = 0;
 	for (size_t i = 0; i < m->nheaps; i++) {
 		struct pg_malloc_heap *h = &m->heaps[i];
-		memcpy(a + k, m->chunk + h->first, h->n * 8);
-		memcpy(s + k, m->csize + h->first, h->n * 8);
+		if (h->n) {
+			memcpy(a + k, m->chunk + h->first, h->n * 8);
+			memcpy(s + k, m->csize + h->first, h->n * 8);
+		}
 		h->first = k;
 		k += h->n;
 	}
@@ -707,6 +745,11 @@ pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct 
 			c.dwarf ? out->debugfile : out->why ? out->why : "", "");
 	}
 	pg_error *err = c.dwarf ? dwarf_heaps(&c, segs, nsegs) : walk_heaps_from_mappings(&c, segs, nsegs);
+	if (err && err->kind == PG_ERR_LIMIT) {
+		pg_warn_partial(w, "malloc: %s: the rest is not walked", err->message);
+		pg_error_destroy(err);
+		err = NULL;
+	}
 	if (!err)
 		err = sort_heaps(out);
 	if (!err) {
@@ -715,8 +758,10 @@ pg_error *pg_malloc_find(struct pg_core *core, const struct pg_log *log, struct 
 		size_t k = 0;
 		for (size_t i = 0; i < out->nheaps; i++) {
 			struct pg_malloc_heap *h = &out->heaps[i];
-			memmove(out->chunk + k, out->chunk + h->first, h->n * 8);
-			memmove(out->csize + k, out->csize + h->first, h->n * 8);
+			if (h->n) {
+				memmove(out->chunk + k, out->chunk + h->first, h->n * 8);
+				memmove(out->csize + k, out->csize + h->first, h->n * 8);
+			}
 			h->first = k;
 			k += h->n;
 		}

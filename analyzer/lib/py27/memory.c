@@ -273,7 +273,7 @@ static pg_error *arenas(struct pm *p)
 	if (p->cat_pool_overhead == UINT32_MAX || p->cat_empty == UINT32_MAX || p->cat_unused == UINT32_MAX)
 		return PG_ENOMEM;
 	uint64_t table, nmax = 0;
-	if (pg_read_u64(p->r, p->arenas_var, &table) ? true : !pg_try_read(p->r, p->maxarenas_var, &nmax, 4)) {
+	if (!pg_try_read(p->r, p->arenas_var, &table, 8) || !pg_try_read(p->r, p->maxarenas_var, &nmax, 4)) {
 		pg_warn_partial(p->w, "pymalloc: `arenas` or `maxarenas` is unreadable: its arenas count as unexplained");
 		return NULL;
 	}
@@ -377,7 +377,8 @@ static pg_error *free_list_blocks(struct pm *p, const char *what, uint64_t block
 		blocks[n++] = b;
 		b = next;
 	}
-	qsort(blocks, n, sizeof(*blocks), u64_cmp);
+	if (n > 1)
+		qsort(blocks, n, sizeof(*blocks), u64_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!k || blocks[i] >= blocks[k - 1] + (uint64_t)bsize)
