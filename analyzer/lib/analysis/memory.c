@@ -39,7 +39,7 @@
 struct seg {
 	uint64_t start, end, dumped_end;
 	uint32_t flags;
-	int stack;            /* thread index + 1, or 0 */
+	int stack;            /* thread index + 1, -1 a cached stack, or 0 */
 	bool file_next;       /* starts where a file mapping ends (a bss) */
 	const char *after;    /* that file */
 };
@@ -733,6 +733,29 @@ static pg_error *read_segments(struct pg_memory_builder *b, const struct pg_mapp
 			if (sp >= b->segs[i].start && sp < b->segs[i].end && !b->segs[i].stack)
 				b->segs[i].stack = (int)t + 1;
 	}
+	/* glibc's stack cache: the mapping of a thread that exited, kept for
+	 * the next one, still looks as pthread made it: a guard page below,
+	 * and at its top the thread's TCB (struct pthread), whose tcb and self
+	 * words point at itself */
+	for (size_t i = 1; i < b->nsegs; i++) {
+		struct seg *g = &b->segs[i - 1], *s = &b->segs[i];
+		if (s->stack || !(s->flags & PF_W) || g->end != s->start || (g->flags & PF_W) ||
+		    g->end - g->start > 65536 || s->dumped_end < s->start + 4096)
+			continue;
+		uint64_t from = s->dumped_end - 16384 > s->start ? s->dumped_end - 16384 : s->start;
+		const uint8_t *top = pg_ptr(&b->r, from, (size_t)(s->dumped_end - from));
+		if (!top)
+			continue;
+		for (uint64_t a = (from + 7) & ~(uint64_t)7; a + 24 <= s->dumped_end; a += 8) {
+			uint64_t w0, w2;
+			memcpy(&w0, top + (a - from), 8);
+			memcpy(&w2, top + (a - from) + 16, 8);
+			if (w0 == a && w2 == a) {
+				s->stack = -1;
+				break;
+			}
+		}
+	}
 	/* a segment right after a file mapping (its bss), and the anonymous
 	 * writable ones (where heaps can be) */
 	size_t mi = 0;
@@ -843,9 +866,13 @@ pg_error *pg_memory_run(struct pg_core *core, struct pg_family *fam, const struc
 		if (s->stack) {
 			if (!n_stack)
 				n_stack = node(&t, root, "stack", NULL);
-			size_t ti = (size_t)s->stack - 1;
 			char nm[80];
-			snprintf(nm, sizeof(nm), "thread %zu (LWP %d)", ti + 1, core->thread_tid[ti]);
+			if (s->stack < 0) {
+				snprintf(nm, sizeof(nm), "cached thread stack 0x%" PRIx64 " (no thread: glibc keeps it)", s->start);
+			} else {
+				size_t ti = (size_t)s->stack - 1;
+				snprintf(nm, sizeof(nm), "thread %zu (LWP %d)", ti + 1, core->thread_tid[ti]);
+			}
 			uint32_t x = node(&t, n_stack, "stack", own(b, nm));
 			if (!t.err) {
 				t.v[x].start = s->start;
