@@ -68,10 +68,17 @@ static pg_error *no_debuginfo(struct pg_core *core, struct pg_interp *in)
 	char idpath[200] = "";
 	if (in->build_id[0] && strlen(in->build_id) > 2)
 		snprintf(idpath, sizeof(idpath), " (.build-id/%.2s/%s.debug)", in->build_id, in->build_id + 2);
+	/* libdwfl asks the debuginfod servers of DEBUGINFOD_URLS (through
+	 * libdebuginfod) when the debug path has no file */
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	bool asked = urls && urls[0];
 	return pg_error_create(PG_ERR_INPUT,
-			       "no debug info for the Python interpreter %s (build-id %s): looked in '%s'%s; %s",
+			       "no debug info for the Python interpreter %s (build-id %s): looked in '%s'%s%s%s%s; %s; %s",
 			       in->modname, in->build_id[0] ? in->build_id : "unknown",
-			       core->debuginfo_path, idpath, fix);
+			       core->debuginfo_path, idpath, asked ? " and at DEBUGINFOD_URLS='" : "",
+			       asked ? urls : "", asked ? "'" : "", fix,
+			       asked ? "or point DEBUGINFOD_URLS at a debuginfod server that has it"
+				     : "or set DEBUGINFOD_URLS to a debuginfod server that has it");
 }
 
 /* The version string Py_GetVersion() built at start-up: a static buffer
