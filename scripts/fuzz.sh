@@ -9,7 +9,8 @@
 # Build dir: build-fuzz/ (CC=clang, -Dfuzz=true, -Db_sanitize=address,undefined).
 # Seeds: build/fuzz-seeds/{core,debug} (derived from test-time cores made by
 #   fixtures/make_core.sh and shrunk by scripts/shrink_core.py; the debug file
-#   less the DWARF sections the analyzer does not read).
+#   less the DWARF sections the analyzer does not read; the first core seed also
+#   compressed by zstd, lz4, xz, gzip and bzip2, whole and its first 16 KiB).
 # Corpus: build/fuzz-corpus/{core,debug}; crashes, leaks, timeouts and OOMs:
 #   build/fuzz-crashes/{core,debug}-*.  Logs: build/fuzz-logs/.
 # A harness that stops on a finding is restarted until its time is up, so a
@@ -25,7 +26,7 @@ minutes=10
 case "${1:-}" in
   --smoke) smoke=1 ;;
   '') ;;
-  -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
+  -h|--help) sed -n "2,19p" "$0"; exit 0 ;;
   *) minutes=$1 ;;
 esac
 if [ "$smoke" = 1 ]; then
@@ -101,6 +102,18 @@ if [ -z "$fixed_core" ]; then
   echo "fuzz: no seed core could be made" >&2
   exit 1
 fi
+# Compressed seeds (analyzer/lib/elf/decompress.c reads them by their magic): the
+# first seed core and its first 16 KiB, by each tool that is installed.
+for z in "zstd -q -c:zst" "lz4 -q -c:lz4" "xz -q -c -3:xz" "gzip -c:gz" "bzip2 -c:bz2"; do
+  tool_cmd=${z%%:*} ext=${z##*:}
+  command -v "${tool_cmd%% *}" >/dev/null || continue
+  for part in whole head; do
+    zs=$seeds/core/$(basename "$fixed_core" .core).$part.$ext
+    [ -s "$zs" ] && [ "$zs" -nt "$fixed_core" ] && continue
+    if [ "$part" = whole ]; then $tool_cmd <"$fixed_core" >"$zs.tmp"; else head -c 16384 "$fixed_core" | $tool_cmd >"$zs.tmp"; fi \
+      && mv "$zs.tmp" "$zs" || rm -f "$zs.tmp"
+  done
+done
 
 # Debug-file seed: the interpreter's debug file less the sections the
 # analyzer does not read (line tables, location lists, ranges).
@@ -122,6 +135,12 @@ maxlen() { # largest file in the given dirs, plus room to grow
 }
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+# compressed inputs are decoded into $TMPDIR: in memory, and never past 256 MiB
+# (a mutated run-length block can decode to gigabytes)
+if [ -d /dev/shm ]; then
+  export TMPDIR=${PYCORE_FUZZ_TMPDIR:-/dev/shm}
+fi
+export PYCORE_MAX_DECODED=${PYCORE_MAX_DECODED:-268435456}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # run_harness NAME SECONDS: libFuzzer, restarted after each finding until the time is up.
