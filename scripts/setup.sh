@@ -38,7 +38,8 @@ apt_etc=${PYCORE_APT_ETC:-/etc/apt}
 py2=${PYCORE_PYTHON2:-/usr/bin/python2.7}
 
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev libjansson-dev
-      gdb graphviz file xz-utils groff-base)
+      gdb graphviz file xz-utils groff-base
+      libc6-dbg)
 # libpython2.7-testsuite: CPython's own Lib/test, run as a fixture heap (scenario stdlib_suite)
 py_pkgs=(python2.7 python2.7-dbg libpython2.7-testsuite)
 

@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"  --no-collect            skip the offline collection (gc.garbage, generations\n"
 	"                          and histogram only)\n"
 	"  --no-cycles             skip the cycle analysis\n"
+	"  --no-memory             skip the memory tree (every byte of the core, classified)\n"
 	"  --max-groups N          cycle patterns shown in the text report, per\n"
 	"                          section, and drawn by --dot (10)\n"
 	"  --dot FILE              Graphviz picture of the example cycle of each pattern\n"
@@ -137,7 +138,8 @@ int pg_main(int argc, char **argv)
 {
 	optind = 0; /* reentrant: the fuzzer calls this many times */
 	bool verbose = false;
-	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE };
+	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE,
+	       O_NOMEMORY };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -147,6 +149,7 @@ int pg_main(int argc, char **argv)
 		{ "top", required_argument, NULL, O_TOP },
 		{ "no-collect", no_argument, NULL, O_NOCOLLECT },
 		{ "no-cycles", no_argument, NULL, O_NOCYCLES },
+		{ "no-memory", no_argument, NULL, O_NOMEMORY },
 		{ "max-groups", required_argument, NULL, O_MAXGROUPS },
 		{ "dot", required_argument, NULL, O_DOT },
 		{ "components", no_argument, NULL, O_COMPONENTS },
@@ -158,6 +161,7 @@ int pg_main(int argc, char **argv)
 	};
 	struct pg_session_options so = { 0 };
 	bool json = false, collect = true, cycles = true, have_object = false, components = false;
+	bool memory = true;
 	size_t max_groups = 10;
 	const char *dot = NULL;
 	uint64_t object_addr = 0;
@@ -185,6 +189,7 @@ int pg_main(int argc, char **argv)
 			break;
 		case O_NOCOLLECT: collect = false; cycles = false; break;
 		case O_NOCYCLES: cycles = false; break;
+		case O_NOMEMORY: memory = false; break;
 		case O_MAXGROUPS:
 			if (!parse_size(optarg, &max_groups))
 				return usage_error("--max-groups takes a positive whole number, not '%s'", optarg);
@@ -230,6 +235,9 @@ int pg_main(int argc, char **argv)
 	pg_session *s = NULL;
 	int code = EXIT_ANALYSED;
 	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;
+	/* the memory tree is part of the reports (not of --object or --dot -) */
+	if (memory && !have_object && !dot_stdout)
+		what = (enum pg_analyses)(what | PG_ANALYZE_MEMORY);
 	pg_error *err = pg_session_open(&so, &s);
 	if (!err)
 		err = pg_session_analyze(s, what, max_objects);

@@ -51,6 +51,7 @@ struct pg_object_desc {
 };
 
 struct pg_family;
+struct pg_memory_builder;  /* lib/membuild.h */
 
 struct pg_family_ops {
 	const char *name;
@@ -97,6 +98,12 @@ struct pg_family_ops {
 	/* --object: any object in the core (PG_ERR_NOT_FOUND when addr is
 	 * none); may add types to m. */
 	pg_error *(*describe)(struct pg_family *f, struct pg_model *m, uint64_t addr, struct pg_object_desc *out);
+
+	/* --- the memory tree (issue 11) --- */
+	/* The family's own regions (its allocator's arenas, split as it
+	 * knows them) and the malloc chunks its objects own, told to the
+	 * builder (lib/membuild.h).  NULL: the family knows none. */
+	pg_error *(*memory)(struct pg_family *f, const struct pg_model *m, struct pg_memory_builder *b);
 };
 
 /* Every family state begins with this. */

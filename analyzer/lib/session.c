@@ -8,6 +8,7 @@
 
 #include "analysis/collect.h"
 #include "analysis/cycles.h"
+#include "analysis/memory.h"
 #include "base/alloc.h"
 #include "family.h"
 #include "model/model.h"
@@ -21,6 +22,8 @@ struct pg_session {
 	struct pg_model *model;
 	struct pg_collect *coll;
 	struct pg_cycles *cycles;
+	struct pg_memory *memory;
+	struct pg_malloc_prep *mprep;  /* libc's DWARF, read beside the walk */
 	struct pg_core_info core_info;
 	bool analyzed;
 };
@@ -82,6 +85,8 @@ void pg_session_close(pg_session *s)
 {
 	if (!s)
 		return;
+	pg_memory_free(s->memory);
+	pg_memory_prep_free(s->mprep);
 	pg_cycles_free(s->cycles);
 	pg_collect_free(s->coll);
 	pg_model_free(s->model);
@@ -100,7 +105,11 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	if (!max_objects)
 		max_objects = 100000000;
 	double t0 = now_ms();
-	pg_error *err = pg_model_new(s->fam, &s->core->mem, &s->warn, (what & PG_ANALYZE_GRAPH) != 0, &s->model);
+	pg_error *err = NULL;
+	if (what & PG_ANALYZE_MEMORY)
+		err = pg_memory_prepare(s->core, &s->log, &s->mprep);
+	if (!err)
+		err = pg_model_new(s->fam, &s->core->mem, &s->warn, (what & PG_ANALYZE_GRAPH) != 0, &s->model);
 	if (!err)
 		err = s->fam->ops->walk(s->fam, max_objects, s->model);
 	double t1 = now_ms();
@@ -115,6 +124,11 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	double t4 = now_ms();
 	pg_logf(&s->log, "time: walk %.1f ms, graph %.1f ms, collect %.1f ms, cycles %.1f ms", t1 - t0, t2 - t1,
 		t3 - t2, t4 - t3);
+	if (!err && (what & PG_ANALYZE_MEMORY)) {
+		double t5 = now_ms();
+		err = pg_memory_run(s->core, s->fam, s->model, &s->log, &s->warn, s->mprep, &s->memory);
+		pg_logf(&s->log, "time: memory %.1f ms", now_ms() - t5);
+	}
 	return err;
 }
 
@@ -141,6 +155,11 @@ const struct pg_collect *pg_session_collect(const pg_session *s)
 const struct pg_cycles *pg_session_cycles(const pg_session *s)
 {
 	return s->cycles;
+}
+
+const struct pg_memory *pg_session_memory(const pg_session *s)
+{
+	return s->memory;
 }
 
 size_t pg_session_nwarnings(const pg_session *s)

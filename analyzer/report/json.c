@@ -266,6 +266,8 @@ int pg_report_json(FILE *out, const struct pg_report *a)
 		SET(root, "cycles", cycles_json(a));
 	if (pg_session_cycles(a->s) && a->components)
 		SET(root, "components", components_json(a));
+	if (pg_session_memory(a->s))
+		SET(root, "memory", pg_report_memory_json(a));
 	SET(root, "partial", json_boolean(pg_session_partial(a->s)));
 	json_t *warns = json_array();
 	for (size_t i = 0; i < pg_session_nwarnings(a->s); i++)

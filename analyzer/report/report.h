@@ -23,6 +23,13 @@ int pg_report_dot(FILE *out, const struct pg_report *a);
 /* One object: type, size, refcount, value, referents, referrers. */
 int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_object *o, bool json);
 
+/* The memory tree (PG_ANALYZE_MEMORY; nothing when it was not run): the
+ * headline and the tree to three levels (text, 0 or -1), the "memory"
+ * key's value (JSON null when absent). */
+int pg_report_memory_text(FILE *out, const struct pg_report *a);
+struct json_t;
+struct json_t *pg_report_memory_json(const struct pg_report *a);
+
 /* Shared helpers */
 /* Per-row count and bytes of the graph objects `pick` chooses; rows sorted
  * by bytes. *nrows_out rows; caller frees. */

@@ -383,6 +383,7 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 
 	if (pg_session_collect(a->s))
 		collection_section(out, a);
+	pg_report_memory_text(out, a);
 	if (pg_session_cycles(a->s) && a->components)
 		components_section(out, a);
 	fprintf(out, "%s%s tracked objects (%s) in generations %s / %s / %s\n", h->walk_limited ? "at least " : "",

@@ -20,6 +20,7 @@
 
 #include "pycore/analysis.h"
 #include "pycore/error.h"
+#include "pycore/memory.h"
 #include "pycore/model.h"
 
 typedef struct pg_session pg_session;
@@ -44,6 +45,7 @@ enum pg_analyses {
 	PG_ANALYZE_GRAPH = 1,        /* every tracked object and its references */
 	PG_ANALYZE_COLLECT = 3,      /* the offline gc.collect() */
 	PG_ANALYZE_CYCLES = 7,       /* reference cycles grouped by shape */
+	PG_ANALYZE_MEMORY = 8,       /* the memory tree (a bit of its own: add it to any of the above) */
 };
 /* Runs the analyses once per session; max_objects: stop the walk after so
  * many tracked objects (0: 10^8). */
@@ -67,6 +69,9 @@ const struct pg_interp_info *pg_session_interp(const pg_session *s);
 const struct pg_model *pg_session_model(const pg_session *s);
 const struct pg_collect *pg_session_collect(const pg_session *s);
 const struct pg_cycles *pg_session_cycles(const pg_session *s);
+/* After pg_session_analyze with PG_ANALYZE_MEMORY: every byte of the core
+ * classified (pycore/memory.h), else NULL. */
+const struct pg_memory *pg_session_memory(const pg_session *s);
 
 /* What was skipped or guessed (the analysis went on), and whether some
  * result is incomplete because input was unreadable. */

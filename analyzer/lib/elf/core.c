@@ -146,6 +146,20 @@ static void read_notes(struct pg_core *c, struct pg_warnings *w)
 							c->pid = st.pr_pid;
 					}
 					c->threads++;
+					/* each thread's stack pointer (pr_reg is user_regs_struct) */
+					if (!(c->nthread_sp & (c->nthread_sp + 1))) {
+						size_t cap = 2 * c->nthread_sp + 1;
+						uint64_t *sp = pg_reallocarray(c->thread_sp, cap, sizeof(*sp));
+						int *tid = sp ? pg_reallocarray(c->thread_tid, cap, sizeof(*tid)) : NULL;
+						if (sp)
+							c->thread_sp = sp;
+						if (tid)
+							c->thread_tid = tid;
+						if (!sp || !tid)
+							break;
+					}
+					c->thread_sp[c->nthread_sp] = st.pr_reg[19];  /* rsp */
+					c->thread_tid[c->nthread_sp++] = st.pr_pid;
 				}
 				break;
 			case NT_PRPSINFO:
@@ -548,6 +562,8 @@ void pg_core_close(struct pg_core *c)
 	pg_mem_free(&c->mem);
 	free(c->maps);
 	free(c->map_names);
+	free(c->thread_sp);
+	free(c->thread_tid);
 	free(c->debuginfo_path);
 	free(c->sysroot);
 	free(c->exe);

@@ -52,6 +52,9 @@ struct pg_core {
 	bool truncated;
 	uint64_t expected_size;  /* file size the program headers call for */
 	uint64_t missing_bytes;  /* core bytes the file should hold but does not */
+	uint64_t *thread_sp;     /* each thread's rsp (NT_PRSTATUS), in note order */
+	int *thread_tid;         /* its LWP id */
+	size_t nthread_sp;
 };
 
 /* Opens the core: libdwfl's modules, the notes, the memory.  Log lines go

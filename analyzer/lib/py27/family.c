@@ -297,6 +297,11 @@ static pg_error *py27_describe(struct pg_family *f, struct pg_model *m, uint64_t
 	return NULL;
 }
 
+static pg_error *py27_memory(struct pg_family *f, const struct pg_model *m, struct pg_memory_builder *b)
+{
+	return pg_py27_memory(&P(f)->heap, m, b);
+}
+
 const struct pg_family_ops pg_py27_family = {
 	.name = "CPython 2.7",
 	.open = py27_open,
@@ -314,4 +319,5 @@ const struct pg_family_ops pg_py27_family = {
 	.refcnt_size = py27_refcnt_size,
 	.length = py27_length,
 	.describe = py27_describe,
+	.memory = py27_memory,
 };
