@@ -5,6 +5,9 @@
 #    priority 100 so that nothing else on the machine changes
 #  - gdb (gcore) to make fixture cores, graphviz to render --dot output, groff-base
 #    to check the man page
+#  - zstd, lz4, liblzma, zlib, bzip2 (libraries and tools) for compressed cores;
+#    debuginfod and libarchive-tools for the debuginfod test; libpython2.7-dev (bullseye)
+#    for the embedding host
 #
 # What it does with apt, in this order:
 #  1. Every package below already installed (dpkg-query): nothing more. No file under
@@ -37,11 +40,18 @@ set -euo pipefail
 apt_etc=${PYCORE_APT_ETC:-/etc/apt}
 py2=${PYCORE_PYTHON2:-/usr/bin/python2.7}
 
+# The compression libraries read compressed cores (zstd, lz4, xz, gzip, bzip2); their
+# command-line tools make the compressed copies the tests read. debuginfod and
+# libarchive-tools (bsdtar, which debuginfod runs to open .deb files) serve debug info
+# to the test that hides /usr/lib/debug.
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev libjansson-dev
-      gdb graphviz file xz-utils groff-base
+      libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev zstd lz4 xz-utils gzip bzip2
+      debuginfod libarchive-tools gdb graphviz file groff-base
       libc6-dbg)
-# libpython2.7-testsuite: CPython's own Lib/test, run as a fixture heap (scenario stdlib_suite)
-py_pkgs=(python2.7 python2.7-dbg libpython2.7-testsuite)
+# libc6-dbg: libc's DWARF (main_arena, mp_, the arena list) for the memory tree's malloc state.
+# libpython2.7-testsuite: CPython's own Lib/test, run as a fixture heap (scenario stdlib_suite);
+# libpython2.7-dev: libpython2.7.so for the embedding host (fixtures/embed/host.c)
+py_pkgs=(python2.7 python2.7-dbg libpython2.7-testsuite libpython2.7-dev)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -27,6 +28,11 @@ static const char usage_text[] =
 	"Reads the core dump of a Python 2.7 process and reports gc.garbage, the gc\n"
 	"generations and what the tracked heap is made of. Nothing runs: no process,\n"
 	"no debugger.\n"
+	"\n"
+	"CORE may be compressed with zstd, lz4, xz, gzip or bzip2 (told by its first\n"
+	"bytes, not its name): it is decoded into an unlinked temporary file under\n"
+	"$TMPDIR (default /tmp). CORE '-' reads the core from standard input\n"
+	"(coredumpctl dump PID | pycore-garbage -).\n"
 	"\n"
 	"options:\n"
 	"  --json                  one JSON document (schema pycore-garbage/1) on stdout\n"
@@ -232,6 +238,10 @@ int pg_main(int argc, char **argv)
 
 	if (verbose)
 		so.log = log_stderr;
+	/* a compressed or piped core is written to a temporary file: past
+	 * `ulimit -f`, write() then fails with EFBIG (and the library says so)
+	 * instead of SIGXFSZ killing the process */
+	signal(SIGXFSZ, SIG_IGN);
 	pg_session *s = NULL;
 	int code = EXIT_ANALYSED;
 	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;

@@ -77,6 +77,7 @@ pg_error *pg_session_open(const struct pg_session_options *o, pg_session **ret)
 	s->core_info = (struct pg_core_info){ .path = c->path, .pid = c->pid, .threads = c->threads,
 					      .signal = c->signal, .command = c->psargs, .made_by = c->made_by,
 					      .truncated = c->truncated };
+	s->core_info.compression = c->compression;
 	*ret = s;
 	return NULL;
 }

@@ -38,6 +38,7 @@ static json_t *core_json(const struct pg_report *a)
 	SET(o, "signal", c->signal ? json_integer(c->signal) : json_null());
 	SET(o, "threads", json_integer(c->threads));
 	SET(o, "truncated", json_boolean(c->truncated));
+	SET(o, "compression", c->compression ? json_string(c->compression) : json_null());
 	return o;
 }
 

@@ -60,6 +60,7 @@ struct pg_core_info {
 	const char *command;          /* the argument string, cut at 80 bytes by the kernel */
 	enum pg_made_by made_by;
 	bool truncated;
+	const char *compression;      /* "zstd", "lz4", "xz", "gzip", "bzip2" (decoded to a temporary file), or NULL */
 };
 
 const struct pg_core_info *pg_session_core(const pg_session *s);

@@ -403,6 +403,19 @@ static pg_error *check_exe(struct pg_core *c)
 
 /* ---- open / close ----------------------------------------------------- */
 
+/* An error about what came out of a compressed core says so. */
+static pg_error *decoded_error(const struct pg_core *c, pg_error *err)
+{
+	pg_error *e = c->decoded_cut
+		? pg_error_create(err->kind, "%s (the %s-compressed core stops after %" PRIu64 " compressed bytes: %s)",
+				  err->message, c->compression, c->compressed_bytes, c->decoded_why)
+		: pg_error_create(err->kind, "%s (after %s decompression)", err->message, c->compression);
+	if (e->is_static)
+		return err;
+	pg_error_destroy(err);
+	return e;
+}
+
 pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log, struct pg_warnings *w,
 		       struct pg_core **ret)
 {
@@ -412,57 +425,77 @@ pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log
 		return PG_ENOMEM;
 	c->fd = -1;
 	c->log = log;
-	c->path = pg_strdup(o->path);
+	c->path = pg_strdup(strcmp(o->path, "-") == 0 ? "<stdin>" : o->path);
 	if (!c->path) {
 		err = PG_ENOMEM;
 		goto fail;
 	}
-	c->fd = open(o->path, O_RDONLY | O_CLOEXEC);
-	if (c->fd < 0) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: cannot open: %s", o->path, strerror(errno));
+	/* "-": standard input (a pipe from coredumpctl dump, say); our own
+	 * descriptor of it, so that closing the core leaves fd 0 alone */
+	bool from_stdin = strcmp(o->path, "-") == 0;
+	if (from_stdin && isatty(0)) {
+		err = pg_error_create(PG_ERR_INPUT, "CORE '-' reads the core from standard input, which is a terminal: "
+				      "pipe a core into it (coredumpctl dump PID | pycore-garbage -)");
 		goto fail;
 	}
+	int fd = from_stdin ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(o->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = pg_error_create(PG_ERR_INPUT, "%s: cannot open: %s", from_stdin ? "standard input" : o->path,
+				      strerror(errno));
+		goto fail;
+	}
+	/* a compressed core, or one from a pipe: decoded (copied) into a
+	 * temporary file, which is then read as a core on disk */
+	struct pg_input input;
+	if ((err = pg_input_open(fd, c->path, log, w, &input)))
+		goto fail;
+	c->fd = input.fd;
+	c->compression = input.compression;
+	c->decoded = input.temporary;
+	c->decoded_cut = input.cut;
+	c->compressed_bytes = input.in_bytes;
+	memcpy(c->decoded_why, input.why, sizeof(c->decoded_why));
 	struct stat st;
 	if (fstat(c->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: not a regular file", o->path);
+		err = pg_error_create(PG_ERR_INPUT, "%s: not a regular file", c->path);
 		goto fail;
 	}
 	c->size = (size_t)st.st_size;
 	if (c->size < sizeof(Elf64_Ehdr)) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF core file (only %zu bytes)", o->path, c->size);
+		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF core file (only %zu bytes)", c->path, c->size);
 		goto fail;
 	}
 	void *map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
 	if (map == MAP_FAILED) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: cannot map: %s", o->path, strerror(errno));
+		err = pg_error_create(PG_ERR_INPUT, "%s: cannot map: %s", c->path, strerror(errno));
 		goto fail;
 	}
 	c->map = map;
 	if (memcmp(c->map, ELFMAG, SELFMAG) != 0) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF file, so not a core dump", o->path);
+		err = pg_error_create(PG_ERR_INPUT, "%s: not an ELF file, so not a core dump", c->path);
 		goto fail;
 	}
 	elf_version(EV_CURRENT);
 	c->elf = elf_begin(c->fd, ELF_C_READ_MMAP, NULL);
 	if (!c->elf) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: elf_begin: %s", o->path, elf_errmsg(-1));
+		err = pg_error_create(PG_ERR_INPUT, "%s: elf_begin: %s", c->path, elf_errmsg(-1));
 		goto fail;
 	}
 	GElf_Ehdr eh;
 	if (!gelf_getehdr(c->elf, &eh)) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: bad ELF header: %s", o->path, elf_errmsg(-1));
+		err = pg_error_create(PG_ERR_INPUT, "%s: bad ELF header: %s", c->path, elf_errmsg(-1));
 		goto fail;
 	}
 	if (eh.e_type != ET_CORE) {
 		err = pg_error_create(PG_ERR_INPUT, "%s: an ELF %s, not a core dump",
-				      o->path, eh.e_type == ET_EXEC ? "executable" :
+				      c->path, eh.e_type == ET_EXEC ? "executable" :
 				      eh.e_type == ET_DYN ? "shared object or PIE executable" :
 				      eh.e_type == ET_REL ? "object file" : "file");
 		goto fail;
 	}
 	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64 ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: a core of another architecture (only x86-64 is supported)", o->path);
+		err = pg_error_create(PG_ERR_INPUT, "%s: a core of another architecture (only x86-64 is supported)", c->path);
 		goto fail;
 	}
 	size_t phnum;
@@ -470,7 +503,7 @@ pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log
 	if (elf_getphdrnum(c->elf, &phnum) != 0 || phnum == 0 ||
 	    (eh.e_phnum != PN_XNUM && phnum != eh.e_phnum) ||
 	    eh.e_phoff > c->size || phnum * (size_t)eh.e_phentsize > c->size - eh.e_phoff) {
-		err = pg_error_create(PG_ERR_INPUT, "%s: the core is truncated before the end of its program headers", o->path);
+		err = pg_error_create(PG_ERR_INPUT, "%s: the core is truncated before the end of its program headers", c->path);
 		goto fail;
 	}
 	c->made_by = made_by(c->elf);
@@ -532,7 +565,7 @@ pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log
 		goto fail;
 	}
 	dwfl_getmodules(c->dwfl, set_userdata, c, 0);
-	pg_logf(c->log, "%s: %d modules reported, made by %s, %d threads", o->path, nmod,
+	pg_logf(c->log, "%s: %d modules reported, made by %s, %d threads", c->path, nmod,
 	       c->made_by == PG_MADE_GCORE ? "gcore" : c->made_by == PG_MADE_KERNEL ? "the kernel" : "?",
 	       c->threads);
 	err = build_memory(c, w);
@@ -543,6 +576,8 @@ pg_error *pg_core_open(const struct pg_core_options *o, const struct pg_log *log
 	*ret = c;
 	return NULL;
 fail:
+	if (err && !err->is_static && c->compression)
+		err = decoded_error(c, err);
 	pg_core_close(c);
 	return err;
 }

@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "../base/error.h"
+#include "decompress.h"
 #include "memory.h"
 #include "pycore/pycore.h"
 
 struct pg_core_options {
-	const char *path;
+	const char *path;            /* "-": standard input */
 	const char *exe;             /* --exe */
 	const char *sysroot;         /* --sysroot */
 	const char *debuginfo_path;  /* --debuginfo-path */
@@ -26,8 +27,13 @@ struct pg_mapping {
 };
 
 struct pg_core {
-	char *path;
+	char *path;             /* "<stdin>" for "-" */
 	int fd;
+	const char *compression;  /* "zstd", "lz4", "xz", "gzip", "bzip2", or NULL (decompress.h) */
+	bool decoded;           /* fd is a temporary file: decoded, or copied from a pipe */
+	bool decoded_cut;       /* the compressed stream ended early or was corrupt */
+	uint64_t compressed_bytes;
+	char decoded_why[PG_INPUT_WHY];  /* why it was cut */
 	const uint8_t *map;
 	size_t size;
 	Elf *elf;
