@@ -19,6 +19,10 @@
 #define PG_VERSION "0.1"
 #endif
 
+#define MAX_OBJECTS 100000
+#define PG_STR_(x) #x
+#define PG_STR(x) PG_STR_(x)
+
 /* The exit status, as --help, the man page and the README document it. */
 enum { EXIT_ANALYSED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3 };
 
@@ -47,6 +51,8 @@ static const char usage_text[] =
 	"                          and histogram only)\n"
 	"  --no-cycles             skip the cycle analysis\n"
 	"  --no-memory             skip the memory tree (every byte of the core, classified)\n"
+	"  --no-retention          skip what holds the memory: every object (untracked\n"
+	"                          ones too), the roots, dominators, retainers\n"
 	"  --max-groups N          cycle patterns shown in the text report, per\n"
 	"                          section, and drawn by --dot (10)\n"
 	"  --dot FILE              Graphviz picture of the example cycle of each pattern\n"
@@ -55,6 +61,10 @@ static const char usage_text[] =
 	"                          the report\n"
 	"  --object ADDR           one object, tracked or not: type, size, refcount, a\n"
 	"                          preview of its value, referents with labels, referrers\n"
+	"  --why ADDR              the shortest path of strong references from a root\n"
+	"                          (module global, thread frame, ...) to the object, with\n"
+	"                          edge labels; for an object no root reaches, its cycle\n"
+	"                          group\n"
 	"  --components            also list every non-trivial strongly connected\n"
 	"                          component (a text section, or a JSON key)\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
@@ -145,7 +155,7 @@ int pg_main(int argc, char **argv)
 	optind = 0; /* reentrant: the fuzzer calls this many times */
 	bool verbose = false;
 	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE,
-	       O_NOMEMORY };
+	       O_NOMEMORY, O_NORETENTION, O_WHY };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -156,6 +166,8 @@ int pg_main(int argc, char **argv)
 		{ "no-collect", no_argument, NULL, O_NOCOLLECT },
 		{ "no-cycles", no_argument, NULL, O_NOCYCLES },
 		{ "no-memory", no_argument, NULL, O_NOMEMORY },
+		{ "no-retention", no_argument, NULL, O_NORETENTION },
+		{ "why", required_argument, NULL, O_WHY },
 		{ "max-groups", required_argument, NULL, O_MAXGROUPS },
 		{ "dot", required_argument, NULL, O_DOT },
 		{ "components", no_argument, NULL, O_COMPONENTS },
@@ -167,10 +179,13 @@ int pg_main(int argc, char **argv)
 	};
 	struct pg_session_options so = { 0 };
 	bool json = false, collect = true, cycles = true, have_object = false, components = false;
-	bool memory = true;
+	bool memory = true, retention = true, have_why = false;
+	uint64_t why_addr = 0;
 	size_t max_groups = 10;
 	const char *dot = NULL;
-	uint64_t object_addr = 0;
+	uint64_t *object_addrs = NULL;
+	size_t nobjects = 0;
+#define RETURN(x) do { int rc_ = (x); free(object_addrs); return rc_; } while (0)
 	size_t max_objects = 100000000, top = 25;
 	int c;
 	/* getopt_long's own messages ("option '--top' requires an argument",
@@ -187,53 +202,74 @@ int pg_main(int argc, char **argv)
 		case O_DEBUGINFO: so.debuginfo_path = optarg; break;
 		case O_MAXOBJ:
 			if (!parse_size(optarg, &max_objects))
-				return usage_error("--max-objects takes a positive whole number, not '%s'", optarg);
+				RETURN(usage_error("--max-objects takes a positive whole number, not '%s'", optarg));
 			break;
 		case O_TOP:
 			if (!parse_size(optarg, &top))
-				return usage_error("--top takes a positive whole number, not '%s'", optarg);
+				RETURN(usage_error("--top takes a positive whole number, not '%s'", optarg));
 			break;
 		case O_NOCOLLECT: collect = false; cycles = false; break;
 		case O_NOCYCLES: cycles = false; break;
 		case O_NOMEMORY: memory = false; break;
+		case O_NORETENTION: retention = false; break;
 		case O_MAXGROUPS:
 			if (!parse_size(optarg, &max_groups))
-				return usage_error("--max-groups takes a positive whole number, not '%s'", optarg);
+				RETURN(usage_error("--max-groups takes a positive whole number, not '%s'", optarg));
 			break;
 		case O_DOT: dot = optarg; break;
 		case O_COMPONENTS: components = true; break;
-		case O_OBJECT: {
+		case O_OBJECT:
+		case O_WHY: {
 			char *end;
 			errno = 0;
-			object_addr = strtoull(optarg, &end, 0);
-			if (errno || end == optarg || *end || !object_addr)
-				return usage_error("--object takes an address such as 0x7f3a2c1e5d10, not '%s'", optarg);
-			have_object = true;
+			uint64_t v = strtoull(optarg, &end, 0);
+			if (errno || end == optarg || *end || !v)
+				RETURN(usage_error(c == O_WHY ? "--why takes an address such as 0x7f3a2c1e5d10, not '%s'"
+							      : "--object takes an address such as 0x7f3a2c1e5d10, not '%s'",
+						   optarg));
+			if (c == O_WHY) {
+				why_addr = v;
+				have_why = true;
+			} else {
+				if (nobjects >= MAX_OBJECTS)
+					RETURN(usage_error("--object: at most " PG_STR(MAX_OBJECTS) " objects in one run%s", ""));
+				uint64_t *na = realloc(object_addrs, (nobjects + 1) * sizeof(*na));
+				if (!na)
+					RETURN(EXIT_INTERNAL);
+				object_addrs = na;
+				object_addrs[nobjects++] = v;
+				have_object = true;
+			}
 			break;
 		}
 		case O_VERBOSE: verbose = true; break;
-		case 'h': fputs(usage_text, stdout); return fflush(stdout) ? EXIT_INTERNAL : 0;
-		case 'V': printf("pycore-garbage %s\n", PG_VERSION); return fflush(stdout) ? EXIT_INTERNAL : 0;
+		case 'h': fputs(usage_text, stdout); RETURN(fflush(stdout) ? EXIT_INTERNAL : 0);
+		case 'V': printf("pycore-garbage %s\n", PG_VERSION); RETURN(fflush(stdout) ? EXIT_INTERNAL : 0);
 		default:
 			/* getopt_long said what is wrong */
 			fprintf(stderr, "try 'pycore-garbage --help'\n");
-			return EXIT_USAGE;
+			RETURN(EXIT_USAGE);
 		}
 	}
 	if (argc > 0)
 		argv[0] = prog;
 	bool dot_stdout = dot && strcmp(dot, "-") == 0;
-	if (dot_stdout && (json || have_object))
-		return usage_error("%s", "--dot - writes the picture to stdout: it does not go with --json or --object");
+	if (dot_stdout && (json || have_object || have_why))
+		RETURN(usage_error("%s", "--dot - writes the picture to stdout: it does not go with --json, --object or --why"));
+	if (have_object && have_why)
+		RETURN(usage_error("%s", "--object and --why: one question at a time"));
+	if (have_why && (!collect || !retention))
+		RETURN(usage_error("%s", !collect ? "--why needs the object graph: it does not go with --no-collect"
+						  : "--why needs the retention analysis: it does not go with --no-retention"));
 	if (dot && !collect)
-		return usage_error("%s", "--dot draws cycles: it does not go with --no-collect");
+		RETURN(usage_error("%s", "--dot draws cycles: it does not go with --no-collect"));
 	if (optind != argc - 1)
-		return usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given");
+		RETURN(usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given"));
 	so.core = argv[optind];
 	if (dot && !dot_stdout) {
 		struct stat sa, sb;
 		if (stat(dot, &sa) == 0 && stat(so.core, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
-			return usage_error("--dot %s would write over the core", dot);
+			RETURN(usage_error("--dot %s would write over the core", dot));
 	}
 
 	if (verbose)
@@ -246,35 +282,75 @@ int pg_main(int argc, char **argv)
 	int code = EXIT_ANALYSED;
 	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;
 	/* the memory tree is part of the reports (not of --object or --dot -) */
-	if (memory && !have_object && !dot_stdout)
+	if (memory && !have_object && !have_why && !dot_stdout)
 		what = (enum pg_analyses)(what | PG_ANALYZE_MEMORY);
+	/* what holds what: the reports, --object (retained sizes) and --why
+	 * (which names an unreachable object's cycle group) */
+	if (have_why)
+		what = (enum pg_analyses)(what | PG_ANALYZE_CYCLES);
+	if (collect && retention && !dot_stdout)
+		what = (enum pg_analyses)(what | PG_ANALYZE_RETENTION);
 	pg_error *err = pg_session_open(&so, &s);
 	if (!err)
 		err = pg_session_analyze(s, what, max_objects);
 	if (err) {
 		code = fail(err);
 		pg_session_close(s);
-		return code;
+		RETURN(code);
 	}
 	struct pg_report a = { .s = s, .top = top, .max_groups = max_groups, .components = components };
 	int r = 0;
 	if (have_object) {
-		struct pg_object *o = NULL;
-		err = pg_session_object(s, object_addr, &o);
-		if (err && err->kind == PG_ERR_USAGE) {
+		/* each object's answer; one JSON document for them all */
+		struct pg_object **objs = calloc(nobjects, sizeof(*objs));
+		size_t got = 0;
+		if (!objs) {
+			pg_session_close(s);
+			RETURN(EXIT_INTERNAL);
+		}
+		for (size_t k = 0; k < nobjects && code == EXIT_ANALYSED; k++) {
+			err = pg_session_object(s, object_addrs[k], &objs[got]);
+			if (err && (err->kind == PG_ERR_USAGE || err->kind == PG_ERR_NOT_FOUND)) {
+				fprintf(stderr, "pycore-garbage: %s\n", err->message);
+				code = err->kind == PG_ERR_USAGE ? EXIT_USAGE : EXIT_BAD_INPUT;
+				pg_error_destroy(err);
+			} else if (err) {
+				for (size_t i = 0; i < got; i++)
+					pg_object_free(objs[i]);
+				free(objs);
+				pg_session_close(s);
+				RETURN(fail(err));
+			} else {
+				got++;
+			}
+		}
+		if (code == EXIT_ANALYSED) {
+			if (json) {
+				r = pg_report_objects_json(stdout, &a, objs, got);
+			} else {
+				for (size_t i = 0; i < got && r == 0; i++) {
+					if (i)
+						fputc('\n', stdout);
+					r = pg_report_object(stdout, &a, objs[i], false);
+				}
+			}
+		}
+		for (size_t i = 0; i < got; i++)
+			pg_object_free(objs[i]);
+		free(objs);
+	} else if (have_why) {
+		struct pg_why *w = NULL;
+		err = pg_session_why(s, why_addr, &w);
+		if (err && (err->kind == PG_ERR_NOT_FOUND || err->kind == PG_ERR_USAGE)) {
 			fprintf(stderr, "pycore-garbage: %s\n", err->message);
+			code = err->kind == PG_ERR_USAGE ? EXIT_USAGE : EXIT_BAD_INPUT;
 			pg_error_destroy(err);
-			code = EXIT_USAGE;
-		} else if (err && err->kind == PG_ERR_NOT_FOUND) {
-			fprintf(stderr, "pycore-garbage: %s\n", err->message);
-			pg_error_destroy(err);
-			code = EXIT_BAD_INPUT;
 		} else if (err) {
 			pg_session_close(s);
-			return fail(err);
+			RETURN(fail(err));
 		} else {
-			r = pg_report_object(stdout, &a, o, json);
-			pg_object_free(o);
+			r = pg_report_why(stdout, &a, w, json);
+			pg_why_free(w);
 		}
 	} else if (dot_stdout) {
 		r = pg_session_cycles(s) ? pg_report_dot(stdout, &a) : 0;
@@ -290,5 +366,6 @@ int pg_main(int argc, char **argv)
 		code = EXIT_INTERNAL;
 	}
 	pg_session_close(s);
-	return code;
+	RETURN(code);
 }
+#undef RETURN

@@ -50,6 +50,17 @@ struct pg_object_desc {
 	const char *type_object;/* for a type object: the type it is */
 };
 
+/* An object outside the gc lists, as the family reads it. */
+struct pg_node_facts {
+	uint32_t type, row;
+	uint64_t size;          /* sys.getsizeof */
+	int64_t refcnt;
+};
+
+/* A root met by roots(): the object at addr, held as r says (r->node is
+ * the model's to fill). */
+typedef pg_error *(*pg_root_fn)(void *arg, uint64_t addr, const struct pg_root *r, bool weak);
+
 struct pg_family;
 struct pg_memory_builder;  /* lib/membuild.h */
 
@@ -98,6 +109,26 @@ struct pg_family_ops {
 	/* --object: any object in the core (PG_ERR_NOT_FOUND when addr is
 	 * none); may add types to m. */
 	pg_error *(*describe)(struct pg_family *f, struct pg_model *m, uint64_t addr, struct pg_object_desc *out);
+
+	/* --- every object, and the roots (retention) --- */
+	/* An object outside the gc lists met as a referent: false when addr
+	 * is no object (the reference is then dropped).  May add types to m;
+	 * one thread. */
+	bool (*object_facts)(struct pg_family *f, struct pg_model *m, struct pg_reader *r, uint64_t addr,
+			     struct pg_node_facts *out);
+	/* Calls fn for each object the interpreter's own state holds (module
+	 * globals through sys.modules, each thread's frames and exception
+	 * state, the interpreter's dicts, static types, gc.garbage), in the
+	 * order names prefer them; `weak` for a holder whose references keep
+	 * nothing alive (the interned strings' dict).  Roots that cannot be
+	 * read are skipped with a warning. */
+	pg_error *(*roots)(struct pg_family *f, struct pg_model *m, pg_root_fn fn, void *arg);
+	/* A root as a user reads it: its name ("module myservice.cache global
+	 * _RENDER_CACHE", "thread 140159375869632 worker_loop()") and the
+	 * expression a path from it starts with ("myservice.cache._RENDER_CACHE",
+	 * "thread 140159375869632 worker_loop()"). */
+	void (*root_text)(struct pg_family *f, const struct pg_root *r, char *name, size_t ncap, char *expr,
+			  size_t ecap);
 
 	/* --- the memory tree (issue 11) --- */
 	/* The family's own regions (its allocator's arenas, split as it

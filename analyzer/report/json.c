@@ -261,6 +261,7 @@ int pg_report_json(FILE *out, const struct pg_report *a)
 	}
 	free(order);
 	SET(root, "types", types);
+	pg_report_retention_json(root, a);
 	if (pg_session_collect(a->s))
 		SET(root, "collection", collection_json(a));
 	if (pg_session_cycles(a->s))

@@ -31,11 +31,10 @@ static const char *role(bool garbage_list)
 	return garbage_list ? "gc.garbage" : NULL;
 }
 
-static int object_json(FILE *out, const struct pg_report *a, const struct pg_object *o)
+static json_t *object_json(const struct pg_report *a, const struct pg_object *o)
 {
 	const struct pg_collect *c = pg_session_collect(a->s);
-	json_t *root = json_object(), *jo = json_object(), *jrefs = json_array(), *jback = json_array();
-	json_object_set_new(root, "schema", json_string("pycore-garbage/1"));
+	json_t *jo = json_object(), *jrefs = json_array(), *jback = json_array();
 	json_object_set_new(jo, "addr", jaddr(o->addr));
 	json_object_set_new(jo, "type", jstr(o->type));
 	json_object_set_new(jo, "oldstyle", json_boolean(o->oldstyle));
@@ -52,6 +51,15 @@ static int object_json(FILE *out, const struct pg_report *a, const struct pg_obj
 	if (o->garbage_list)
 		json_object_set_new(jo, "role", json_string("gc.garbage"));
 	json_object_set_new(jo, "approximate", json_boolean(o->approximate));
+	if (pg_session_retention(a->s)) {
+		json_t *rt = json_null();
+		if (o->have_retained) {
+			rt = json_object();
+			json_object_set_new(rt, "count", json_integer((json_int_t)o->retained_count));
+			json_object_set_new(rt, "bytes", json_integer((json_int_t)o->retained_bytes));
+		}
+		json_object_set_new(jo, "retained", rt);
+	}
 	for (size_t k = 0; k < o->nreferents; k++) {
 		const struct pg_object_ref *r = &o->referents[k];
 		json_t *e = json_object();
@@ -69,13 +77,28 @@ static int object_json(FILE *out, const struct pg_report *a, const struct pg_obj
 		json_object_set_new(e, "addr", jaddr(r->addr));
 		json_object_set_new(e, "type", jstr(r->type));
 		json_object_set_new(e, "label", jstr(r->label));
+		json_object_set_new(e, "tracked", json_boolean(r->tracked));
 		if (r->garbage_list)
 			json_object_set_new(e, "role", json_string("gc.garbage"));
 		json_array_append_new(jback, e);
 	}
 	json_object_set_new(jo, "referents", jrefs);
 	json_object_set_new(jo, "referrers", jback);
-	json_object_set_new(root, "object", jo);
+	return jo;
+}
+
+int pg_report_objects_json(FILE *out, const struct pg_report *a, struct pg_object *const *o, size_t n)
+{
+	json_t *root = json_object();
+	json_object_set_new(root, "schema", json_string("pycore-garbage/1"));
+	if (n == 1) {
+		json_object_set_new(root, "object", object_json(a, o[0]));
+	} else {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, object_json(a, o[i]));
+		json_object_set_new(root, "objects", arr);
+	}
 	int ret = json_dumpf(root, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	fputc('\n', out);
 	json_decref(root);
@@ -85,7 +108,7 @@ static int object_json(FILE *out, const struct pg_report *a, const struct pg_obj
 int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_object *o, bool as_json)
 {
 	if (as_json)
-		return object_json(out, a, o);
+		return pg_report_objects_json(out, a, (struct pg_object *const *)&o, 1);
 	const struct pg_collect *c = pg_session_collect(a->s);
 	const char *ro = role(o->garbage_list);
 	fprintf(out, "0x%" PRIx64 "  ", o->addr);
@@ -104,6 +127,13 @@ int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_objec
 	if (o->generation >= 0)
 		fprintf(out, "generation %d, ", o->generation);
 	fprintf(out, "%s\n", pg_state_text(c, o->index));
+	if (pg_session_retention(a->s)) {
+		if (o->have_retained)
+			fprintf(out, "  retains %" PRIu64 " B in %" PRIu64 " object%s (what would be freed with it)\n",
+				o->retained_bytes, o->retained_count, o->retained_count == 1 ? "" : "s");
+		else
+			fprintf(out, "  no root reaches it (--why ADDR says more)\n");
+	}
 	if (o->value) {
 		fprintf(out, "  value: ");
 		fput_esc(out, o->value);
@@ -126,17 +156,19 @@ int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_objec
 	}
 	if (o->referents_cut)
 		fprintf(out, "    ... (first %d shown)\n", PG_OBJECT_LISTED);
-	fprintf(out, "  referrers among the tracked objects:\n");
+	fprintf(out, "  referrers among the %s objects:\n", pg_session_retention(a->s) ? "heap's" : "tracked");
 	for (size_t k = 0; k < o->nreferrers; k++) {
 		const struct pg_object_ref *r = &o->referrers[k];
 		const char *rr = role(r->garbage_list);
 		fprintf(out, "    ");
 		fput_esc(out, r->type);
-		fprintf(out, "%s%s at 0x%" PRIx64 " via ", rr ? " " : "", rr ? rr : "", r->addr);
+		fprintf(out, "%s%s at 0x%" PRIx64 "%s via ", rr ? " " : "", rr ? rr : "", r->addr,
+			r->tracked ? "" : " (untracked)");
 		fput_esc(out, r->label);
 		fputc('\n', out);
 	}
 	if (!o->nreferrers)
-		fprintf(out, "    (none: only untracked objects or C code refer to it)\n");
+		fprintf(out, pg_session_retention(a->s) ? "    (none: only C code refers to it)\n"
+							: "    (none: only untracked objects or C code refer to it)\n");
 	return ferror(out) ? -1 : 0;
 }

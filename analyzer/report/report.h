@@ -22,6 +22,18 @@ int pg_report_json(FILE *out, const struct pg_report *a);
 int pg_report_dot(FILE *out, const struct pg_report *a);
 /* One object: type, size, refcount, value, referents, referrers. */
 int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_object *o, bool json);
+/* Several --object: one JSON document ({"object": ...} for one, else
+ * {"objects": [...]}). */
+int pg_report_objects_json(FILE *out, const struct pg_report *a, struct pg_object *const *o, size_t n);
+/* --why: the path from a root, or why there is none. */
+int pg_report_why(FILE *out, const struct pg_report *a, const struct pg_why *w, bool json);
+
+/* What holds the memory (PG_ANALYZE_RETENTION; nothing when it was not
+ * run): the text section, and the JSON keys "retainers", "untracked",
+ * "untracked_types", "roots" added to obj. */
+int pg_report_retention_text(FILE *out, const struct pg_report *a);
+struct json_t;
+int pg_report_retention_json(struct json_t *obj, const struct pg_report *a);
 
 /* The memory tree (PG_ANALYZE_MEMORY; nothing when it was not run): the
  * headline and the tree to three levels (text, 0 or -1), the "memory"

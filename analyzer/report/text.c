@@ -357,6 +357,29 @@ static void components_section(FILE *out, const struct pg_report *a)
 	esc_free(&e);
 }
 
+struct hist_ent {
+	uint32_t row;
+	bool untracked;
+	uint64_t count, bytes;
+};
+
+/* Bytes, then count, then name (as pg_rows_sorted), tracked first. */
+static int hist_cmp(const void *pa, const void *pb, void *rows)
+{
+	const struct hist_ent *x = pa, *y = pb;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	const struct pg_row *rx = &((const struct pg_row *)rows)[x->row], *ry = &((const struct pg_row *)rows)[y->row];
+	int c = strcmp(rx->name, ry->name);
+	if (c)
+		return c;
+	if (rx->oldstyle != ry->oldstyle)
+		return (int)rx->oldstyle - (int)ry->oldstyle;
+	return (int)x->untracked - (int)y->untracked;
+}
+
 int pg_report_text(FILE *out, const struct pg_report *a)
 {
 	const struct pg_core_info *c = pg_session_core(a->s);
@@ -380,6 +403,7 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 		fprintf(out, "; command: %s", c->command);
 	fputs("\n\n", out);
 	garbage_section(out, a);
+	pg_report_retention_text(out, a);
 
 	if (pg_session_collect(a->s))
 		collection_section(out, a);
@@ -394,22 +418,31 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 	fprintf(out, "  thresholds %" PRId64 " / %" PRId64 " / %" PRId64 ", counters %" PRId64 " / %" PRId64 " / %" PRId64 "%s\n",
 		h->gens[0].threshold, h->gens[1].threshold, h->gens[2].threshold, h->gens[0].counter,
 		h->gens[1].counter, h->gens[2].counter, h->collecting ? "; core taken DURING a collection" : "");
+	if (h->has_all)
+		fprintf(out, "  and %s untracked objects (%s) they hold: str, int, untracked tuples and dicts, code, ...\n",
+			num(b1, sizeof(b1), h->untracked), bytes(b2, sizeof(b2), h->untracked_bytes));
 	fprintf(out, "  %10s %10s  %s\n", "count", "bytes", "type");
-	uint32_t *order = pg_rows_sorted(h);
-	size_t shown = 0, nonzero = 0;
-	for (size_t i = 0; order && i < h->nrows; i++) {
-		const struct pg_row *r = &h->rows[order[i]];
-		if (!r->count)
-			continue;
-		nonzero++;
-		if (shown >= a->top)
-			continue;
-		fprintf(out, "  %10s %10s  %s%s\n", num(b1, sizeof(b1), r->count), bytes(b2, sizeof(b2), r->bytes),
-			E(&e, r->name), r->oldstyle ? " (old-style instance)" : "");
-		shown++;
+	/* one list: each row's tracked objects, and its untracked ones (marked) */
+	size_t nent = 0;
+	struct hist_ent *ent = malloc((2 * h->nrows + 1) * sizeof(*ent));
+	for (uint32_t i = 0; ent && i < h->nrows; i++) {
+		if (h->rows[i].count)
+			ent[nent++] = (struct hist_ent){ i, false, h->rows[i].count, h->rows[i].bytes };
+		if (h->rows[i].ucount)
+			ent[nent++] = (struct hist_ent){ i, true, h->rows[i].ucount, h->rows[i].ubytes };
 	}
-	if (nonzero > shown)
-		fprintf(out, "  ... %zu more types (--top N, or --json)\n", nonzero - shown);
+	if (ent)
+		qsort_r(ent, nent, sizeof(*ent), hist_cmp, h->rows);
+	size_t shown = 0;
+	for (size_t i = 0; i < nent && shown < a->top; i++, shown++) {
+		const struct pg_row *r = &h->rows[ent[i].row];
+		fprintf(out, "  %10s %10s  %s%s%s\n", num(b1, sizeof(b1), ent[i].count), bytes(b2, sizeof(b2), ent[i].bytes),
+			E(&e, r->name), r->oldstyle ? " (old-style instance)" : "", ent[i].untracked ? "  (untracked)" : "");
+	}
+	if (nent > shown)
+		fprintf(out, "  ... %zu more types (--top N, or --json)\n", nent - shown);
+	free(ent);
+	uint32_t *order = NULL;
 	free(order);
 	fputc('\n', out);
 	size_t nw = pg_session_nwarnings(a->s);

@@ -91,10 +91,69 @@ struct pg_cycles {
 	uint32_t *comp_members;
 	size_t ncomps;
 	uint8_t *comp_view;              /* per component: 0 (a) or 1 (b) */
+	uint32_t *comp_group;            /* per component: index in groups, or PG_NONE (trivial) */
 };
 
 
 const char *pg_cycle_kind_name(enum pg_cycle_kind k);
+
+
+/* ---- retention: what holds the memory, and through what ---------------
+ *
+ * Over every object (pg_model.nall nodes) from a virtual root whose edges
+ * go to the roots (pg_model.roots, then each object whose refcount is
+ * more than the references found: "held from outside"): the dominator
+ * tree (weak references and the interned strings' dict keep nothing
+ * alive), each node's retained count and bytes (what would be freed with
+ * it), and the retainers: from each top-level dominator, down while one
+ * child keeps at least 80% of its parent's retained bytes. */
+
+struct pg_retained_type {
+	uint32_t row;             /* histogram row */
+	uint64_t count, bytes;
+};
+
+#define PG_RETAINER_TYPES 3
+struct pg_retainer {
+	uint32_t node;            /* the accumulation point */
+	uint32_t top;             /* the top-level dominator it was reached from */
+	uint64_t count, bytes;    /* what it retains, itself included */
+	uint32_t root;            /* index in pg_retention.roots of the root of its path, or PG_NONE */
+	uint32_t *path;           /* nodes from the root's object to node */
+	size_t npath;
+	struct pg_retained_type types[PG_RETAINER_TYPES];  /* the largest inside, by bytes */
+	size_t ntypes;
+};
+
+struct pg_retention {
+	uint32_t *pre;            /* per node: 0 when no root reaches it, else its slot below (1: the virtual root) */
+	uint32_t *idom;           /* per slot: the immediate dominator's slot */
+	uint32_t *node_of;        /* per slot: the node (the virtual root's: nall) */
+	uint64_t *ret_bytes;      /* per slot */
+	uint32_t *ret_count;      /* per slot */
+	size_t nreached;          /* nodes a root reaches */
+	uint64_t reached_bytes;
+	uint64_t unreached, unreached_bytes;  /* reached by no root: cyclic garbage and what only it holds */
+	struct pg_root *roots;    /* the model's roots, then the ones held from outside */
+	size_t nroots, noutside;
+	uint64_t toplevel;        /* top-level dominators */
+	struct pg_retainer *retainers;   /* largest first */
+	size_t nretainers;
+	double ms[6];             /* time of its stages (--verbose): roots, search, predecessors, dominators, retainers, paths */
+};
+
+#define PG_RETAINERS_MAX 100
+
+/* Retained count and bytes of a node; false when no root reaches it. */
+static inline bool pg_retained(const struct pg_retention *r, uint32_t node, uint64_t *count, uint64_t *bytes)
+{
+	uint32_t k = r->pre[node];
+	if (!k)
+		return false;
+	*count = r->ret_count[k];
+	*bytes = r->ret_bytes[k];
+	return true;
+}
 /* A component with more than one object, or one that refers to itself. */
 bool pg_cycles_nontrivial(const struct pg_cycles *cy, const struct pg_model *m, uint32_t comp);
 

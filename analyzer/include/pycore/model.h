@@ -39,7 +39,27 @@ struct pg_interp_info {
 struct pg_row {
 	const char *name;
 	bool oldstyle;
-	uint64_t count, bytes;
+	uint64_t count, bytes;         /* tracked objects (the gc lists) */
+	uint64_t ucount, ubytes;       /* untracked objects reached from them (with every object) */
+};
+
+/* What holds objects from outside the objects: a root.  Naming a path
+ * prefers the kinds in this order. */
+enum pg_root_kind {
+	PG_ROOT_MODULE,     /* a module's global (through sys.modules) */
+	PG_ROOT_THREAD,     /* a thread's frame, exception, thread-local dict */
+	PG_ROOT_INTERP,     /* the interpreter's state: sys, builtins, codecs */
+	PG_ROOT_TYPE,       /* a static type object */
+	PG_ROOT_GARBAGE,    /* the gc.garbage list */
+	PG_ROOT_OUTSIDE,    /* held from outside: more references than the objects hold */
+	PG_ROOT_KINDS
+};
+
+struct pg_root {
+	uint32_t node;       /* the object held (a node index: see pg_model.nall) */
+	uint8_t kind;        /* enum pg_root_kind */
+	uint8_t sub;         /* the family's detail (which field) */
+	uint64_t a, b;       /* the family's payload, for the name */
 };
 
 /* A type met in the heap. */
@@ -108,6 +128,23 @@ struct pg_model {
 	uint64_t approx_objects;
 	bool has_graph;
 
+	/* --- every object (PG_ANALYZE_RETENTION): nodes 0..n-1 are the
+	 * graph's tracked objects, n..nall-1 the objects outside the gc lists
+	 * that they reach (str, int, untracked tuples and dicts, code, static
+	 * types...); addr, type, row, size and refcnt are nall long.  The
+	 * edges eto does not hold (tracked -> untracked, and every edge of an
+	 * untracked object) are a second CSR: xstart (nall + 1), xto. --- */
+	size_t nall;
+	uint64_t untracked, untracked_bytes;
+	uint32_t *xstart;
+	uint32_t *xto;
+	size_t nxedges;
+	struct pg_root *roots;         /* in the order names prefer them (see pg_root_kind) */
+	size_t nroots;
+	uint32_t *weak_nodes;          /* nodes whose references keep nothing alive (the interned strings' dict) */
+	size_t nweak;
+	bool has_all;
+
 	/* the address index and the walk's list-order table: see lib/model/ */
 	struct pg_model_private *priv;
 };
@@ -115,7 +152,14 @@ struct pg_model {
 /* Index of the graph object at addr, or PG_NONE. */
 uint32_t pg_model_index(const struct pg_model *m, uint64_t addr);
 
-/* sys.getsizeof of graph object i (sizes of 4 GiB and more are kept apart). */
+/* sys.getsizeof of node i (sizes of 4 GiB and more are kept apart). */
 uint64_t pg_model_size(const struct pg_model *m, uint32_t i);
+
+/* Index of the node at addr (tracked or not, with every object), or PG_NONE. */
+uint32_t pg_model_node(const struct pg_model *m, uint64_t addr);
+
+/* Name of a root kind: "module", "thread", "interpreter", "static type",
+ * "gc.garbage", "outside". */
+const char *pg_root_kind_name(enum pg_root_kind k);
 
 #endif

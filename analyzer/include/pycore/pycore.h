@@ -46,6 +46,7 @@ enum pg_analyses {
 	PG_ANALYZE_COLLECT = 3,      /* the offline gc.collect() */
 	PG_ANALYZE_CYCLES = 7,       /* reference cycles grouped by shape */
 	PG_ANALYZE_MEMORY = 8,       /* the memory tree (a bit of its own: add it to any of the above) */
+	PG_ANALYZE_RETENTION = 17,   /* every object, the roots, dominators, retainers (with the graph) */
 };
 /* Runs the analyses once per session; max_objects: stop the walk after so
  * many tracked objects (0: 10^8). */
@@ -73,6 +74,19 @@ const struct pg_cycles *pg_session_cycles(const pg_session *s);
 /* After pg_session_analyze with PG_ANALYZE_MEMORY: every byte of the core
  * classified (pycore/memory.h), else NULL. */
 const struct pg_memory *pg_session_memory(const pg_session *s);
+/* After pg_session_analyze with PG_ANALYZE_RETENTION: what holds what
+ * (pycore/analysis.h), else NULL. */
+const struct pg_retention *pg_session_retention(const pg_session *s);
+/* A root as a user reads it: its kind ("module", "thread", ...), name
+ * ("module myservice.cache global _RENDER_CACHE") and the expression a
+ * path from it starts with.  Caller frees name and expr. */
+pg_error *pg_session_root_text(pg_session *s, uint32_t root, const char **kind, char **name, char **expr);
+/* A retainer's path as a Python expression ("myservice.cache._RENDER_CACHE",
+ * "thread 140159375869632 worker_loop() local batch"); caller frees. */
+char *pg_session_retainer_expr(pg_session *s, const struct pg_retainer *rt);
+/* The name of a retainer's root as its path uses it ("module M global K"
+ * for a module's global); caller frees; NULL when it has none. */
+char *pg_session_retainer_root(pg_session *s, const struct pg_retainer *rt, const char **kind);
 
 /* What was skipped or guessed (the analysis went on), and whether some
  * result is incomplete because input was unreadable. */
@@ -105,6 +119,8 @@ struct pg_object {
 	const char *type_object;      /* for a type object: the type it is */
 	bool garbage_list;
 	bool approximate;             /* its referents come from a conservative scan */
+	bool have_retained;           /* with retention, when a root reaches it */
+	uint64_t retained_count, retained_bytes;
 	struct pg_object_ref *referents;
 	size_t nreferents;
 	bool referents_cut;           /* more than PG_OBJECT_LISTED */
@@ -115,5 +131,33 @@ struct pg_object {
 /* PG_ERR_NOT_FOUND when addr is no object; PG_ERR_USAGE without the graph. */
 pg_error *pg_session_object(pg_session *s, uint64_t addr, struct pg_object **ret);
 void pg_object_free(struct pg_object *o);
+
+/* Why an object is alive: the shortest path of strong references from a
+ * root to it (needs PG_ANALYZE_RETENTION). */
+struct pg_why_step {
+	uint64_t addr;
+	const char *type;             /* row name */
+	char *label;                  /* the edge from the step before (NULL for the first) */
+};
+struct pg_why {
+	uint64_t addr;
+	const char *type;
+	bool in_graph;                /* a node of the model (else: nothing refers to it) */
+	bool reached;                 /* a root reaches it; else unreachable: */
+	bool tracked;                 /* it is a graph object */
+	/* reached: */
+	const char *root_kind;
+	char *root_name;
+	char *expr;                   /* the path as a Python expression */
+	struct pg_why_step *steps;    /* the root's object first, the object last */
+	size_t nsteps;
+	uint64_t retained_count, retained_bytes;
+	/* unreachable (cyclic garbage, or held only by it): */
+	const struct pg_cycle_group *group;   /* its cycle group, when it has one */
+	uint32_t holder;              /* the group's member it hangs from (a node), or PG_NONE */
+};
+/* PG_ERR_NOT_FOUND when addr is no object; PG_ERR_USAGE without retention. */
+pg_error *pg_session_why(pg_session *s, uint64_t addr, struct pg_why **ret);
+void pg_why_free(struct pg_why *w);
 
 #endif

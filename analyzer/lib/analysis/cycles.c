@@ -667,6 +667,13 @@ pg_error *pg_cycles_find(const struct pg_model *g, const struct pg_collect *c, s
 		goto out;
 	/* groups */
 	size_t capgroups = 0;
+	cy->comp_group = pg_reallocarray(NULL, nall + 1, sizeof(*cy->comp_group));
+	if (!cy->comp_group) {
+		err = PG_ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k <= nall; k++)
+		cy->comp_group[k] = PG_NONE;
 	for (size_t k = 0; k < nall; k++) {
 		size_t size = cy->comp_first[k + 1] - cy->comp_first[k];
 		uint32_t v0 = cy->comp_members[cy->comp_first[k]];
@@ -721,6 +728,7 @@ pg_error *pg_cycles_find(const struct pg_model *g, const struct pg_collect *c, s
 			if ((err = pg_strmap_put(&gindex, gr->key, kind, gi)))
 				goto out;
 		}
+		cy->comp_group[k] = gi;
 		struct pg_cycle_group *gr = &cy->groups[gi];
 		gr->components++;
 		gr->objects += cobj[k];
@@ -731,8 +739,20 @@ pg_error *pg_cycles_find(const struct pg_model *g, const struct pg_collect *c, s
 		cy->kind_tracked_bytes[kind] += cbytes[k] - ubytes[k];
 	}
 	/* the one order of the groups, for every report: largest first */
-	if (cy->ngroups > 1)
+	if (cy->ngroups > 1) {
 		qsort(cy->groups, cy->ngroups, sizeof(*cy->groups), group_cmp);
+		uint32_t *moved = pg_reallocarray(NULL, cy->ngroups, sizeof(*moved));
+		if (!moved) {
+			err = PG_ENOMEM;
+			goto out;
+		}
+		for (size_t q = 0; q < cy->ngroups; q++)
+			moved[cy->comp_group[cy->groups[q].example_comp]] = (uint32_t)q;
+		for (size_t k = 0; k < nall; k++)
+			if (cy->comp_group[k] != PG_NONE)
+				cy->comp_group[k] = moved[cy->comp_group[k]];
+		free(moved);
+	}
 out:
 	pg_strmap_free(&gindex);
 	free(ina);
@@ -775,5 +795,6 @@ void pg_cycles_free(struct pg_cycles *cy)
 	free(cy->comp_first);
 	free(cy->comp_members);
 	free(cy->comp_view);
+	free(cy->comp_group);
 	free(cy);
 }

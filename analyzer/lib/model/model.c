@@ -70,6 +70,7 @@ void pg_model_free(struct pg_model *m)
 		free_walk(p);
 		pg_index_free(&p->index);
 		pg_bigarr_free(&p->eto_arr);
+		pg_model_all_free(m);
 		free(p);
 	}
 	free(m);
@@ -165,6 +166,12 @@ struct builder {
 	size_t lo, hi;
 	struct pg_bigarr eto;
 	size_t nedges, capedges, reserve;
+	/* with every object: the referents that are no graph object, as
+	 * addresses (lib/model/all.c makes them nodes) */
+	bool all;
+	struct pg_bigarr ubuf;
+	size_t nu, capu;
+	uint64_t misaligned;           /* referents that cannot be objects (past the first page) */
 	uint64_t approx;
 	pg_error *err;
 };
@@ -176,8 +183,28 @@ static void on_visit(void *arg, uint64_t ref, const struct pg_label *label)
 	if (b->err)
 		return;
 	uint32_t j = pg_index_find(&b->m->priv->index, ref);
-	if (j == PG_NONE)
+	if (j == PG_NONE) {
+		if (!b->all)
+			return;
+		if (ref & 7) {
+			/* (PyObject *)1..3 are markers some types keep (multibyte
+			 * codecs' error modes): not objects, not damage either */
+			b->misaligned += ref >= 4096;
+			return;
+		}
+		if (b->nu == b->capu) {
+			size_t ncap = b->capu ? b->capu * 2 : 1 << 16;
+			pg_error *err = ncap < SIZE_MAX / sizeof(uint64_t)
+				? pg_bigarr_need(&b->ubuf, ncap * sizeof(uint64_t), b->reserve * 2) : PG_ENOMEM;
+			if (err) {
+				b->err = err;
+				return;
+			}
+			b->capu = b->ubuf.cap / sizeof(uint64_t);
+		}
+		((uint64_t *)b->ubuf.p)[b->nu++] = ref;
 		return;
+	}
 	if (b->nedges == b->capedges) {
 		size_t ncap = b->capedges ? b->capedges * 2 : 1 << 16;
 		pg_error *err = ncap < SIZE_MAX / sizeof(uint32_t) ? pg_bigarr_need(&b->eto, ncap * sizeof(uint32_t), b->reserve)
@@ -203,6 +230,14 @@ static void *build_part(void *arg)
 			break;
 		}
 		m->estart[i] = (uint32_t)b->nedges;
+		size_t nu0 = b->nu;
+		if (b->all) {
+			if (nu0 > UINT32_MAX) {
+				b->err = pg_error_create(PG_ERR_LIMIT, "more than %u references to untracked objects", UINT32_MAX);
+				break;
+			}
+			m->priv->ustart[i] = (uint32_t)nu0;
+		}
 		m->refcnt[i] = f->ops->refcount(f, &b->rd, m->addr[i]);
 		bool approx = false;
 		pg_error *err = f->ops->traverse(f, &b->rd, m->addr[i], m->type[i], on_visit, b, &approx);
@@ -211,6 +246,10 @@ static void *build_part(void *arg)
 		else
 			pg_error_destroy(err);
 		b->approx += approx;
+		/* a conservative scan's words that are no graph object are not
+		 * believed to be objects */
+		if (approx)
+			b->nu = nu0;
 	}
 	return NULL;
 }
@@ -245,6 +284,8 @@ pg_error *pg_model_build_graph(struct pg_model *m)
 	m->estart = pg_reallocarray(NULL, n + 1, sizeof(*m->estart));
 	if (!m->addr || !m->type || !m->row || !m->size || !m->gen || !m->refcnt || !m->estart)
 		return PG_ENOMEM;
+	if (p->want_all && !(p->ustart = pg_reallocarray(NULL, n + 1, sizeof(*p->ustart))))
+		return PG_ENOMEM;
 	/* scatter; an address met twice keeps its first type and generation */
 	for (size_t i = nw; i-- > 0;) {
 		uint32_t j = pg_index_find(&p->index, p->w_addr[i]);
@@ -274,7 +315,8 @@ pg_error *pg_model_build_graph(struct pg_model *m)
 	uint64_t most = pg_mem_readable(p->mem) / 8 + 1;
 	size_t reserve = (size_t)(most < UINT32_MAX ? most : UINT32_MAX) * sizeof(uint32_t);
 	for (size_t k = 0; k < nparts; k++) {
-		parts[k] = (struct builder){ .m = m, .lo = n * k / nparts, .hi = n * (k + 1) / nparts, .reserve = reserve };
+		parts[k] = (struct builder){ .m = m, .lo = n * k / nparts, .hi = n * (k + 1) / nparts, .reserve = reserve,
+					     .all = p->want_all };
 		pg_reader_init(&parts[k].rd, p->mem);
 	}
 	pthread_t tid[MAX_THREADS];
@@ -314,8 +356,16 @@ pg_error *pg_model_build_graph(struct pg_model *m)
 			}
 		}
 	}
-	for (size_t k = 0; k < nparts; k++)
+	for (size_t k = 0; k < nparts; k++) {
 		pg_bigarr_free(&parts[k].eto);
+		/* the untracked referents go on to pg_model_build_all */
+		p->nparts = nparts;
+		p->ubuf[k] = parts[k].ubuf;
+		p->nubuf[k] = parts[k].nu;
+		p->part_lo[k] = parts[k].lo;
+		p->part_hi[k] = parts[k].hi;
+		p->misaligned += parts[k].misaligned;
+	}
 	if (err)
 		return err;
 	m->nedges = total;

@@ -33,6 +33,17 @@ struct pg_model_private {
 	struct pg_bigarr arr_addr, arr_type, arr_row, arr_size, arr_gen;
 	struct pg_index index;
 	struct pg_bigarr eto_arr;
+	/* every object (lib/model/all.c) */
+	bool want_all;
+	uint32_t *ustart;              /* n + 1: per tracked object, where its untracked referents start in its part's ubuf */
+	size_t nparts;
+	struct pg_bigarr ubuf[2];
+	size_t nubuf[2], part_lo[2], part_hi[2];
+	uint64_t misaligned;           /* referents of tracked objects that cannot be objects */
+	struct pg_index uindex;        /* the untracked nodes by address */
+	uint32_t *uperm;               /* rank in uindex -> node - n */
+	struct pg_bigarr xto_arr;
+	size_t capweak, caproots;
 };
 
 pg_error *pg_model_new(struct pg_family *fam, const struct pg_mem *mem, struct pg_warnings *w, bool keep_objects,
@@ -77,8 +88,15 @@ static inline pg_error *pg_model_walk_add(struct pg_model *m, uint64_t addr, uin
 	return size < UINT32_MAX ? NULL : pg_model_walk_big(m, addr, size);
 }
 
-/* The graph: objects in address order, refcounts, edges, weak references. */
+/* The graph: objects in address order, refcounts, edges, weak references.
+ * After pg_model_want_all(), it also keeps the referents that are no
+ * graph objects, for pg_model_build_all(). */
 pg_error *pg_model_build_graph(struct pg_model *m);
+void pg_model_want_all(struct pg_model *m);
+/* Every object (lib/model/all.c): the untracked objects the graph's
+ * objects reach, their edges, and the roots the family names. */
+pg_error *pg_model_build_all(struct pg_model *m);
+void pg_model_all_free(struct pg_model *m);
 
 /* --- facts asked of the family (the core must be open) --- */
 bool pg_model_has_finalizer(const struct pg_model *m, uint32_t i, bool *uncertain);

@@ -9,6 +9,7 @@
 #include "../family.h"
 #include "finalizer.h"
 #include "heap.h"
+#include "roots.h"
 #include "traverse.h"
 #include "values.h"
 
@@ -297,6 +298,56 @@ static pg_error *py27_describe(struct pg_family *f, struct pg_model *m, uint64_t
 	return NULL;
 }
 
+/* Refcounts above this are not believed (a damaged header). */
+#define MAX_REFCNT (1LL << 48)
+
+static bool py27_object_facts(struct pg_family *f, struct pg_model *m, struct pg_reader *r, uint64_t addr,
+			      struct pg_node_facts *out)
+{
+	struct py27 *p = P(f);
+	struct pg_heap *h = &p->heap;
+	const struct pg_layout *L = &p->in->L;
+	(void)m;
+	uint64_t hdr[2];
+	if (addr & 7)
+		return false;
+	const uint8_t *ptr = pg_ptr(r, addr, (size_t)L->object_size);
+	if (ptr) {
+		memcpy(&hdr[0], ptr + L->ob_refcnt.off, 8);
+		memcpy(&hdr[1], ptr + L->ob_type.off, 8);
+	} else if (!pg_try_read(r, addr + (uint64_t)L->ob_refcnt.off, &hdr[0], 8) ||
+		   !pg_try_read(r, addr + (uint64_t)L->ob_type.off, &hdr[1], 8)) {
+		return false;
+	}
+	int64_t rc = (int64_t)hdr[0];
+	if (rc <= 0 || rc > MAX_REFCNT || !hdr[1] || (hdr[1] & 7))
+		return false;
+	uint32_t tidx;
+	pg_error *err = pg_heap_type(h, hdr[1], &tidx);
+	if (err) {
+		pg_error_destroy(err);
+		return false;
+	}
+	if (!h->types[tidx].valid)
+		return false;
+	out->type = tidx;
+	out->row = pg_heap_row_of(h, addr, tidx);
+	out->size = pg_heap_size_of(h, addr, &h->types[tidx]);
+	out->refcnt = rc;
+	return true;
+}
+
+static pg_error *py27_roots(struct pg_family *f, struct pg_model *m, pg_root_fn fn, void *arg)
+{
+	return pg_py27_roots(&P(f)->heap, m, fn, arg);
+}
+
+static void py27_root_text(struct pg_family *f, const struct pg_root *r, char *name, size_t ncap, char *expr,
+			   size_t ecap)
+{
+	pg_py27_root_text(&P(f)->heap, r, name, ncap, expr, ecap);
+}
+
 static pg_error *py27_memory(struct pg_family *f, const struct pg_model *m, struct pg_memory_builder *b)
 {
 	return pg_py27_memory(&P(f)->heap, m, b);
@@ -319,5 +370,8 @@ const struct pg_family_ops pg_py27_family = {
 	.refcnt_size = py27_refcnt_size,
 	.length = py27_length,
 	.describe = py27_describe,
+	.object_facts = py27_object_facts,
+	.roots = py27_roots,
+	.root_text = py27_root_text,
 	.memory = py27_memory,
 };

@@ -246,9 +246,9 @@ static uint32_t instance_row(struct pg_heap *h, uint64_t obj, uint32_t type_idx)
 		return row;
 	char *name = NULL;
 	uint64_t clsname, clstype;
-	if (!pg_read_u64(&h->rd, cls + (uint64_t)L->ob_type.off, &clstype) &&
+	if (pg_try_read(&h->rd, cls + (uint64_t)L->ob_type.off, &clstype, 8) &&
 	    clstype == h->in->types[PG_T_CLASS] &&
-	    !pg_read_u64(&h->rd, cls + (uint64_t)L->cl_name.off, &clsname) && clsname)
+	    pg_try_read(&h->rd, cls + (uint64_t)L->cl_name.off, &clsname, 8) && clsname)
 		name = read_name(h, clsname + (uint64_t)L->ob_sval.off, "class name", cls);
 	else
 		pg_warn(h->warn, "old-style instance 0x%" PRIx64 " has no readable class", obj);
@@ -277,12 +277,15 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 	const struct pg_layout *L = &h->in->L;
 	struct pg_reader *m = &h->rd;
 	uint64_t size = (uint64_t)t->basicsize, n = 0;
-	bool have_n = t->itemsize && !pg_read_u64(m, obj + (uint64_t)L->ob_size.off, &n);
+	bool have_n = t->itemsize && pg_try_read(m, obj + (uint64_t)L->ob_size.off, &n, 8);
 	if (have_n) {
 		/* object.__sizeof__ takes ob_size as it is; only long's is
 		 * signed (its __sizeof__ takes the absolute value) */
 		uint64_t un = (int64_t)n < 0 ? (uint64_t)0 - n : n;
-		if (un <= (1ULL << 40) / (uint64_t)t->itemsize)
+		if ((int64_t)n < 0 && t->kind != PG_K_LONG)
+			pg_warn_partial(h->warn, "object 0x%" PRIx64 " (%s) claims %" PRId64 " items: its size is not counted",
+					obj, t->name, (int64_t)n);
+		else if (un <= (1ULL << 40) / (uint64_t)t->itemsize)
 			size += un * (uint64_t)t->itemsize;
 		else
 			pg_warn_partial(h->warn, "object 0x%" PRIx64 " (%s) claims %" PRId64 " items: its size is not counted",
@@ -292,19 +295,19 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 	bool gc = (t->flags & PG_TPFLAGS_HAVE_GC) != 0;
 	switch (t->kind) {
 	case PG_K_DICT:
-		if (!pg_read_u64(m, obj + (uint64_t)L->ma_table.off, &a) &&
-		    !pg_read_u64(m, obj + (uint64_t)L->ma_mask.off, &b) &&
+		if (pg_try_read(m, obj + (uint64_t)L->ma_table.off, &a, 8) &&
+		    pg_try_read(m, obj + (uint64_t)L->ma_mask.off, &b, 8) &&
 		    a != obj + (uint64_t)L->ma_smalltable.off && b < (1ULL << 34))
 			size += (b + 1) * (uint64_t)L->dictentry_size;
 		break;
 	case PG_K_SET:
-		if (!pg_read_u64(m, obj + (uint64_t)L->set_table.off, &a) &&
-		    !pg_read_u64(m, obj + (uint64_t)L->set_mask.off, &b) &&
+		if (pg_try_read(m, obj + (uint64_t)L->set_table.off, &a, 8) &&
+		    pg_try_read(m, obj + (uint64_t)L->set_mask.off, &b, 8) &&
 		    a != obj + (uint64_t)L->set_smalltable.off && b < (1ULL << 34))
 			size += (b + 1) * (uint64_t)L->setentry_size;
 		break;
 	case PG_K_LIST:
-		if (!pg_read_u64(m, obj + (uint64_t)L->list_allocated.off, &a) && a < (1ULL << 37))
+		if (pg_try_read(m, obj + (uint64_t)L->list_allocated.off, &a, 8) && a < (1ULL << 37))
 			size += a * 8;
 		break;
 	case PG_K_STRING:
@@ -314,17 +317,17 @@ uint64_t pg_heap_size_of(struct pg_heap *h, uint64_t obj, const struct pg_type *
 		break;
 	case PG_K_UNICODE:
 		if (L->unicode_size > 0 && L->unicode_char_size > 0 &&
-		    !pg_read_u64(m, obj + (uint64_t)L->unicode_length.off, &a) && a < (1ULL << 36))
+		    pg_try_read(m, obj + (uint64_t)L->unicode_length.off, &a, 8) && a < (1ULL << 36))
 			size = (uint64_t)L->unicode_size + (a + 1) * (uint64_t)L->unicode_char_size;
 		break;
 	case PG_K_BYTEARRAY:
-		if (L->bytearray_alloc.off >= 0 && !pg_read_u64(m, obj + (uint64_t)L->bytearray_alloc.off, &a) &&
+		if (L->bytearray_alloc.off >= 0 && pg_try_read(m, obj + (uint64_t)L->bytearray_alloc.off, &a, 8) &&
 		    a < (1ULL << 40))
 			size += a;
 		break;
 	case PG_K_TYPE:
 		/* PyObject_IS_GC: type objects are gc'd when they are heap types */
-		if (pg_read_u64(m, obj + (uint64_t)L->tp_flags.off, &a) || !(a & PG_TPFLAGS_HEAPTYPE))
+		if (!pg_try_read(m, obj + (uint64_t)L->tp_flags.off, &a, 8) || !(a & PG_TPFLAGS_HEAPTYPE))
 			gc = false;
 		break;
 	default:

@@ -10,7 +10,9 @@ enum { S_GCHEAD, S_OBJECT, S_VAROBJECT, S_TYPE, S_HEAPTYPE, S_MEMBERDEF, S_LIST,
        S_OPTIONAL, S_INT = S_OPTIONAL, S_FLOAT, S_LONG, S_UNICODE, S_BYTEARRAY,
        /* frames, code and generators: traverse of frames, finalizers of
         * generators (without them frames are scanned conservatively) */
-       S_FRAME, S_TRYBLOCK, S_CODE, S_GENOBJ, S_COUNT };
+       S_FRAME, S_TRYBLOCK, S_CODE, S_GENOBJ,
+       /* the roots: interpreter and thread states, modules; files' names */
+       S_INTERP, S_TSTATE, S_MODULE, S_FILE, S_COUNT };
 
 static const char *const struct_names[S_COUNT] = {
 	[S_GCHEAD] = "PyGC_Head", [S_OBJECT] = "PyObject", [S_VAROBJECT] = "PyVarObject",
@@ -22,7 +24,8 @@ static const char *const struct_names[S_COUNT] = {
 	[S_INT] = "PyIntObject", [S_FLOAT] = "PyFloatObject", [S_LONG] = "PyLongObject",
 	[S_UNICODE] = "PyUnicodeObject", [S_BYTEARRAY] = "PyByteArrayObject",
 	[S_FRAME] = "PyFrameObject", [S_TRYBLOCK] = "PyTryBlock", [S_CODE] = "PyCodeObject",
-	[S_GENOBJ] = "PyGenObject",
+	[S_GENOBJ] = "PyGenObject", [S_INTERP] = "PyInterpreterState", [S_TSTATE] = "PyThreadState",
+	[S_MODULE] = "PyModuleObject", [S_FILE] = "PyFileObject",
 };
 
 struct want_field {
@@ -114,6 +117,48 @@ static const struct want_field fields[] = {
 	F(S_CODE, "co_varnames", co_varnames, false),
 	F(S_CODE, "co_name", co_name, false),
 	F(S_GENOBJ, "gi_frame", gi_frame, false),
+	F(S_FRAME, "f_back", f_back, false),
+	F(S_FRAME, "f_globals", f_globals, false),
+	F(S_FRAME, "f_lasti", f_lasti, false),
+	F(S_FRAME, "f_lineno", f_lineno, false),
+	F(S_CODE, "co_argcount", co_argcount, false),
+	F(S_CODE, "co_flags", co_flags, false),
+	F(S_CODE, "co_code", co_code, false),
+	F(S_CODE, "co_consts", co_consts, false),
+	F(S_CODE, "co_names", co_names, false),
+	F(S_CODE, "co_filename", co_filename, false),
+	F(S_CODE, "co_firstlineno", co_firstlineno, false),
+	F(S_CODE, "co_lnotab", co_lnotab, false),
+	F(S_UNICODE, "defenc", unicode_defenc, false),
+	F(S_STRING, "ob_sstate", ob_sstate, false),
+	F(S_INTERP, "next", is_next, false),
+	F(S_INTERP, "tstate_head", is_tstate_head, false),
+	F(S_INTERP, "modules", is_modules, false),
+	F(S_INTERP, "sysdict", is_sysdict, false),
+	F(S_INTERP, "builtins", is_builtins, false),
+	F(S_INTERP, "modules_reloading", is_modules_reloading, false),
+	F(S_INTERP, "codec_search_path", is_codec_search_path, false),
+	F(S_INTERP, "codec_search_cache", is_codec_search_cache, false),
+	F(S_INTERP, "codec_error_registry", is_codec_error_registry, false),
+	F(S_TSTATE, "next", ts_next, false),
+	F(S_TSTATE, "frame", ts_frame, false),
+	F(S_TSTATE, "c_profileobj", ts_c_profileobj, false),
+	F(S_TSTATE, "c_traceobj", ts_c_traceobj, false),
+	F(S_TSTATE, "curexc_type", ts_curexc_type, false),
+	F(S_TSTATE, "curexc_value", ts_curexc_value, false),
+	F(S_TSTATE, "curexc_traceback", ts_curexc_traceback, false),
+	F(S_TSTATE, "exc_type", ts_exc_type, false),
+	F(S_TSTATE, "exc_value", ts_exc_value, false),
+	F(S_TSTATE, "exc_traceback", ts_exc_traceback, false),
+	F(S_TSTATE, "dict", ts_dict, false),
+	F(S_TSTATE, "async_exc", ts_async_exc, false),
+	F(S_TSTATE, "thread_id", ts_thread_id, false),
+	F(S_TSTATE, "trash_delete_later", ts_trash_delete_later, false),
+	F(S_MODULE, "md_dict", md_dict, false),
+	F(S_FILE, "f_name", file_name, false),
+	F(S_FILE, "f_mode", file_mode, false),
+	F(S_FILE, "f_encoding", file_encoding, false),
+	F(S_FILE, "f_errors", file_errors, false),
 };
 #undef F
 
@@ -144,6 +189,10 @@ static const size_t struct_size_off[S_COUNT] = {
 	[S_TRYBLOCK] = offsetof(struct pg_layout, tryblock_size),
 	[S_CODE] = offsetof(struct pg_layout, code_size),
 	[S_GENOBJ] = offsetof(struct pg_layout, genobj_size),
+	[S_INTERP] = offsetof(struct pg_layout, interp_size),
+	[S_TSTATE] = offsetof(struct pg_layout, tstate_size),
+	[S_MODULE] = offsetof(struct pg_layout, module_size),
+	[S_FILE] = offsetof(struct pg_layout, file_size),
 };
 
 pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, struct pg_layout *l, bool *debug_build)

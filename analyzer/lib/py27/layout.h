@@ -55,6 +55,20 @@ struct pg_layout {
 	struct pg_field f_code, f_localsplus, f_valuestack, f_stacktop, f_iblock, f_blockstack, b_type,
 		co_nlocals, co_cellvars, co_freevars, co_varnames, co_name, gi_frame;
 	bool frames_ok;              /* all of those are there */
+
+	/* roots and owned references of non-gc objects (optional: without
+	 * them, what they would name is "held from outside") */
+	int32_t interp_size, tstate_size, module_size, file_size;
+	struct pg_field is_next, is_tstate_head, is_modules, is_sysdict, is_builtins, is_modules_reloading,
+		is_codec_search_path, is_codec_search_cache, is_codec_error_registry;
+	struct pg_field ts_next, ts_frame, ts_c_profileobj, ts_c_traceobj, ts_curexc_type, ts_curexc_value,
+		ts_curexc_traceback, ts_exc_type, ts_exc_value, ts_exc_traceback, ts_dict, ts_async_exc,
+		ts_thread_id, ts_trash_delete_later;
+	struct pg_field md_dict;
+	struct pg_field f_back, f_globals, f_lasti, f_lineno;
+	struct pg_field co_argcount, co_flags, co_code, co_consts, co_names, co_filename, co_firstlineno, co_lnotab;
+	struct pg_field unicode_defenc, ob_sstate;
+	struct pg_field file_name, file_mode, file_encoding, file_errors;
 };
 
 /* Fills *l from the module's DWARF.  *debug_build is set when PyObject has

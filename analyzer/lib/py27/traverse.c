@@ -196,7 +196,12 @@ struct type_plan {
 	uint64_t *slot_name;         /* address of the member's C name */
 	bool visit_dict, visit_type;
 	struct resolved *base;       /* the nearest base's other traverse, or NULL */
+	uint8_t owned;               /* a non-gc type whose objects own references (enum owned) */
 };
+
+/* Objects that are not gc'd but own references (their tp_dealloc drops
+ * them): what the retention analysis follows beyond tp_traverse. */
+enum owned { OWN_NONE, OWN_CODE, OWN_UNICODE, OWN_FILE };
 
 /* What traverse needs of a module: its symbols, and in its DWARF the
  * complete definitions of every struct a handler names (a name can mean
@@ -228,6 +233,11 @@ struct pg_traverse {
 	struct type_plan *plans;      /* by type index */
 	size_t nplans;
 	uint64_t subtype_traverse;
+	uint64_t code_type, file_type;
+	/* setobject.c's (and dictobject.c's) `dummy`: the key of a deleted
+	 * entry, which set_traverse skips */
+	uint64_t dummy[4];
+	size_t ndummy;
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -623,6 +633,28 @@ pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 	}
 	if (!t->L->frames_ok)
 		pg_warn(h->warn, "no DWARF for frames/code/generators: frames are scanned conservatively");
+	/* the dummy keys: every `dummy` static that points at a str
+	 * "<dummy key>" (dictobject.c's and setobject.c's have one name) */
+	size_t first, count;
+	pg_symtab_range(&h->in->syms, "dummy", &first, &count);
+	for (size_t i = first; i < first + count && t->ndummy < 4; i++) {
+		const struct pg_sym *ds = &h->in->syms.by_addr[h->in->syms.by_name[i]];
+		uint64_t obj = 0, type = 0;
+		char text[16] = "";
+		if (ds->type != STT_OBJECT || !pg_try_read(&t->rd, ds->addr, &obj, 8) || !obj ||
+		    !pg_try_read(&t->rd, obj + (uint64_t)t->L->ob_type.off, &type, 8) || type != h->in->types[PG_T_STRING] ||
+		    !pg_try_read(&t->rd, obj + (uint64_t)t->L->ob_sval.off, text, 12) || memcmp(text, "<dummy key>", 12) != 0)
+			continue;
+		t->dummy[t->ndummy++] = obj;
+	}
+	err = pg_symtab_find(&h->in->syms, "PyCode_Type", STT_OBJECT, &s);
+	if (!err)
+		t->code_type = s->addr;
+	pg_error_destroy(err);
+	err = pg_symtab_find(&h->in->syms, "PyFile_Type", STT_OBJECT, &s);
+	if (!err)
+		t->file_type = s->addr;
+	pg_error_destroy(err);
 	*ret = t;
 	return NULL;
 }
@@ -760,6 +792,15 @@ static struct type_plan *plan_for(struct pg_traverse *t, uint32_t type_idx)
 		return p;
 	p->done = true;
 	const struct pg_type *ty = &h->types[type_idx];
+	if (ty->valid && !(ty->flags & PG_TPFLAGS_HAVE_GC)) {
+		if (ty->addr && ty->addr == t->code_type)
+			p->owned = OWN_CODE;
+		else if (ty->addr && ty->addr == h->in->types[PG_T_UNICODE])
+			p->owned = OWN_UNICODE;
+		else if (ty->addr && ty->addr == t->file_type)
+			p->owned = OWN_FILE;
+		return p;
+	}
 	if (!ty->valid || !ty->traverse)
 		return p;
 	if (t->subtype_traverse && ty->traverse == t->subtype_traverse) {
@@ -903,7 +944,12 @@ static void visit_set(struct vctx *v, uint64_t obj)
 			pg_warn_partial(t->h->warn, "set 0x%" PRIx64 ": its table is unreadable", obj);
 			return;
 		}
-		if (key)
+		if (!key)
+			continue;
+		bool dummy = false;
+		for (size_t d = 0; d < t->ndummy; d++)
+			dummy |= key == t->dummy[d];
+		if (!dummy)
 			emit(v, key, PG_L_INDEX, k++);
 	}
 }
@@ -1123,6 +1169,35 @@ static void run_resolved(struct vctx *v, const struct resolved *r, uint64_t obj,
 	}
 }
 
+/* The references a non-gc object owns (code_dealloc, unicode_dealloc,
+ * file_dealloc drop them), each field when the DWARF has it. */
+struct owned_field {
+	const struct pg_field *f;
+	const char *label;
+};
+
+static void visit_owned(struct vctx *v, uint8_t kind, uint64_t obj)
+{
+	const struct pg_layout *L = v->t->L;
+	const struct owned_field code[] = {
+		{ &L->co_code, "co_code" }, { &L->co_consts, "co_consts" }, { &L->co_names, "co_names" },
+		{ &L->co_varnames, "co_varnames" }, { &L->co_freevars, "co_freevars" },
+		{ &L->co_cellvars, "co_cellvars" }, { &L->co_filename, "co_filename" },
+		{ &L->co_name, "co_name" }, { &L->co_lnotab, "co_lnotab" },
+	}, unicode[] = {
+		{ &L->unicode_defenc, "defenc" },
+	}, file[] = {
+		{ &L->file_name, "name" }, { &L->file_mode, "mode" }, { &L->file_encoding, "encoding" },
+		{ &L->file_errors, "errors" },
+	};
+	const struct owned_field *tab = kind == OWN_CODE ? code : kind == OWN_UNICODE ? unicode : file;
+	size_t n = kind == OWN_CODE ? sizeof(code) / sizeof(code[0])
+		 : kind == OWN_UNICODE ? 1 : sizeof(file) / sizeof(file[0]);
+	for (size_t i = 0; i < n; i++)
+		if (tab[i].f->off >= 0 && tab[i].f->size == 8)
+			visit_field(v, obj + (uint64_t)tab[i].f->off, PG_L_NAME, (uint64_t)(uintptr_t)tab[i].label);
+}
+
 pg_error *pg_traverse_object(struct pg_traverse *t, struct pg_reader *r, uint64_t obj, uint32_t type_idx,
 			     pg_visit_fn visit, void *arg, bool *approx)
 {
@@ -1131,6 +1206,10 @@ pg_error *pg_traverse_object(struct pg_traverse *t, struct pg_reader *r, uint64_
 		return PG_ENOMEM;
 	struct vctx v = { t, r, visit, arg, approx };
 	const struct pg_type *ty = &t->h->types[type_idx];
+	if (p->owned) {
+		visit_owned(&v, p->owned, obj);
+		return NULL;
+	}
 	if (p->r) {
 		run_resolved(&v, p->r, obj, ty);
 		return NULL;
