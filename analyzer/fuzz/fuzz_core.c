@@ -5,8 +5,9 @@
  *   fuzz_core   the input is a core file.  It is written to a memfd and the
  *               library opens it as /proc/self/fd/N, exactly as it would a
  *               core on disk: a session (libpycore's API) with every
- *               analysis, the JSON and text reports, and --object on the
- *               first gc.garbage entry and cycle example.
+ *               analysis, the JSON and text reports, --object on the
+ *               first gc.garbage entry and cycle example, and --why on
+ *               them and on the largest retainer.
  *
  *   fuzz_debug  (PG_FUZZ_DEBUGFILE) the input is the separate debug file of
  *               /usr/bin/python2.7.  At start-up a sysroot is made in a temp
@@ -56,7 +57,8 @@ static void analyse(const char *core, const char *sysroot)
 	pg_session *s = NULL;
 	pg_error *err = pg_session_open(&o, &s);
 	if (!err)
-		err = pg_session_analyze(s, (enum pg_analyses)(PG_ANALYZE_CYCLES | PG_ANALYZE_MEMORY), 0);
+		err = pg_session_analyze(s, (enum pg_analyses)(PG_ANALYZE_CYCLES | PG_ANALYZE_MEMORY | PG_ANALYZE_RETENTION),
+					 0);
 	if (!err) {
 		struct pg_report r = { .s = s, .top = 25, .max_groups = 10, .components = true };
 		pg_report_json(sink, &r);
@@ -73,6 +75,16 @@ static void analyse(const char *core, const char *sysroot)
 				pg_report_object(sink, &r, obj, k == 1);
 			pg_object_free(obj);
 			pg_error_destroy(oe);
+		}
+		const struct pg_retention *rt = pg_session_retention(s);
+		uint64_t why[3] = { addrs[0], addrs[1], rt && rt->nretainers ? m->addr[rt->retainers[0].node] : 0 };
+		for (int k = 0; k < 3; k++) {
+			struct pg_why *w = NULL;
+			pg_error *we = why[k] ? pg_session_why(s, why[k], &w) : NULL;
+			if (w)
+				pg_report_why(sink, &r, w, k == 1);
+			pg_why_free(w);
+			pg_error_destroy(we);
 		}
 	}
 	pg_error_destroy(err);
