@@ -646,13 +646,17 @@ next:
 		free(t.to);
 	}
 	/* a 300,000-node chain from one root, with a back edge every 1000
-	 * nodes to the start: no recursion, each node dominates the rest */
+	 * nodes to the start: no recursion, each node dominates the rest; and
+	 * 100 leaves each held by both ends of the chain (their dominator,
+	 * the chain's start, is 300,000 steps up from the end: more than the
+	 * leaves' budget, so the tree is made again with them searched) */
 	struct tgraph t;
-	t.N = t.n = 300000;
+	const uint32_t CHAIN = 300000, LEAVES = 100;
+	t.N = t.n = CHAIN + LEAVES;
 	t.ne = 0;
-	t.from = malloc((t.N + t.N / 1000 + 1) * sizeof(uint32_t));
-	t.to = malloc((t.N + t.N / 1000 + 1) * sizeof(uint32_t));
-	for (uint32_t v = 0; v + 1 < t.N; v++) {
+	t.from = malloc((CHAIN + CHAIN / 1000 + 2 * LEAVES + 1) * sizeof(uint32_t));
+	t.to = malloc((CHAIN + CHAIN / 1000 + 2 * LEAVES + 1) * sizeof(uint32_t));
+	for (uint32_t v = 0; v + 1 < CHAIN; v++) {
 		t.from[t.ne] = v;
 		t.to[t.ne++] = v + 1;
 		if (v % 1000 == 999) {
@@ -660,11 +664,17 @@ next:
 			t.to[t.ne++] = 0;
 		}
 	}
+	for (uint32_t l = 0; l < LEAVES; l++) {
+		t.from[t.ne] = 0;
+		t.to[t.ne++] = CHAIN + l;
+		t.from[t.ne] = CHAIN - 1;
+		t.to[t.ne++] = CHAIN + l;
+	}
 	struct pg_model m;
 	build_model(&m, &t);
 	for (uint32_t v = 0; v < t.N; v++)
-		m.refcnt[v] = v == 0 ? 0 : 1;
-	m.refcnt[0] = (int64_t)(t.N / 1000);
+		m.refcnt[v] = v < CHAIN ? 1 : 2;
+	m.refcnt[0] = (int64_t)(CHAIN / 1000);
 	m.roots = calloc(1, sizeof(*m.roots));
 	m.roots[m.nroots++] = (struct pg_root){ .node = 0, .kind = PG_ROOT_MODULE };
 	struct pg_retention *r = NULL;
@@ -673,15 +683,17 @@ next:
 	if (!err) {
 		uint64_t c, b;
 		bool ok = true;
-		for (uint32_t v = 0; v < t.N && ok; v++)
-			ok = pg_retained(r, v, &c, &b) && c == t.N - v;
+		for (uint32_t v = 0; v < CHAIN && ok; v++)
+			ok = pg_retained(r, v, &c, &b) && c == CHAIN - v + (v == 0 ? LEAVES : 0);
 		CHECK(ok, "chain: each node retains the rest");
-		CHECK(r->nretainers == 1 && r->retainers[0].top == 0 && r->retainers[0].npath == t.N - r->retainers[0].count + 1,
-		      "chain: one retainer, under node 0, with the path down to it");
+		for (uint32_t l = 0; l < LEAVES && ok; l++)
+			ok = pg_retained(r, CHAIN + l, &c, &b) && c == 1 && r->node_of[r->idom[r->pre[CHAIN + l]]] == 0;
+		CHECK(ok, "chain: the leaves are dominated by the chain's start");
+		CHECK(r->nretainers == 1 && r->retainers[0].top == 0, "chain: one retainer, under node 0");
 		uint32_t *path, root;
 		size_t np;
-		err = pg_retention_path(&m, r, t.N - 1, &path, &np, &root);
-		CHECK(!err && np == t.N, "chain: path to the end has every node (%zu)", np);
+		err = pg_retention_path(&m, r, CHAIN - 1, &path, &np, &root);
+		CHECK(!err && np == CHAIN, "chain: path to the end has every node (%zu)", np);
 		free(path);
 		pg_error_destroy(err);
 		pg_retention_free(r);

@@ -30,6 +30,13 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* sys.getsizeof of a node: the table's, unless saturated */
+static inline uint64_t size_of(const struct pg_model *m, uint32_t v)
+{
+	uint32_t sz = m->size[v];
+	return sz != UINT32_MAX ? sz : pg_model_size(m, v);
+}
+
 struct succ {
 	const uint32_t *a, *b;
 	uint32_t na, nb;
@@ -188,7 +195,7 @@ static pg_error *retainer_types(const struct pg_model *m, struct pg_retention *r
 		if (row >= nrows)
 			row = (uint32_t)nrows;   /* cannot be: counted apart */
 		rc[(size_t)q * (nrows + 1) + row]++;
-		rb[(size_t)q * (nrows + 1) + row] += pg_model_size(m, r->node_of[y]);
+		rb[(size_t)q * (nrows + 1) + row] += size_of(m, r->node_of[y]);
 	}
 	for (size_t q = 0; q < nret; q++) {
 		struct pg_retainer *rt = &r->retainers[q];
@@ -498,32 +505,55 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 		err = pg_error_create(PG_ERR_LIMIT, "%" PRIu64 " references: too many for the dominator tree", total);
 		goto out;
 	}
+	/* Leaves (no strong reference out: a str, an int, a weak holder) are
+	 * left out of the search: most references of a heap end in one (dict
+	 * keys, values), and a leaf changes no other node's dominator.  Each
+	 * gets its slot afterwards, its immediate dominator being the nearest
+	 * common ancestor of its predecessors in the tree (at most `budget`
+	 * steps up the tree in all; past that, the whole tree is made again
+	 * with the leaves searched like any node: a deep tree whose leaves
+	 * are shared from far apart). */
+	bool defer = true;
+	uint64_t leaf_edges = 0;
+	for (uint32_t v = 0; v < nall; v++) {
+		uint32_t deg = (v < m->n ? m->estart[v + 1] - m->estart[v] : 0) + m->xstart[v + 1] - m->xstart[v];
+		if (weak[v] || !deg)
+			weak[v] |= 2;
+	}
+retry:
 	rn = pg_reallocarray(NULL, nall + 2, sizeof(*rn));
 	if (!rn || (err = pg_bigarr_need(&ue_arr, (total ? total : 1) * sizeof(uint32_t), 0)))
 		goto oom;
 	uint32_t *ue = ue_arr.p;
 	uint32_t cur = 0;
+	leaf_edges = 0;
 	for (uint32_t v = 0; v < nall; v++) {
 		rn[v].pre = 0;
 		rn[v].start = cur;
-		if (weak[v])
+		if (weak[v] & 1)
 			continue;
-		if (v < m->n) {
-			uint32_t na = m->estart[v + 1] - m->estart[v];
-			if (na)
-				memcpy(ue + cur, m->eto + m->estart[v], na * sizeof(*ue));
-			cur += na;
+		if (v < m->n)
+			for (uint32_t e = m->estart[v]; e < m->estart[v + 1]; e++) {
+				uint32_t t = m->eto[e];
+				if (defer && (weak[t] & 2))
+					leaf_edges++;
+				else
+					ue[cur++] = t;
+			}
+		for (uint32_t e = m->xstart[v]; e < m->xstart[v + 1]; e++) {
+			uint32_t t = m->xto[e];
+			if (defer && (weak[t] & 2))
+				leaf_edges++;
+			else
+				ue[cur++] = t;
 		}
-		uint32_t nb = m->xstart[v + 1] - m->xstart[v];
-		if (nb)
-			memcpy(ue + cur, m->xto + m->xstart[v], nb * sizeof(*ue));
-		cur += nb;
 	}
 	uint32_t root = (uint32_t)nall;
 	rn[root].pre = 0;
 	rn[root].start = cur;
 	for (size_t k = 0; k < r->nroots; k++)
-		ue[cur++] = r->roots[k].node;
+		if (!defer || !(weak[r->roots[k].node] & 2))
+			ue[cur++] = r->roots[k].node;
 	rn[root + 1].start = cur;
 	rn[root + 1].pre = 0;
 	size_t nue = cur;
@@ -581,6 +611,7 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 	}
 	free(stack);
 	stack = NULL;
+	capstack = 0;
 	pg_bigarr_free(&ue_arr);
 	r->ms[1] = now_ms() - t0 - r->ms[0];
 	/* the slots, per node */
@@ -607,7 +638,7 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 	/* semidominators (slot numbers), link-eval with path compression */
 	semi = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*semi));
 	label = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*label));
-	anc = pg_calloc((size_t)K + 1, sizeof(*anc));
+	anc = pg_calloc(nall + 2, sizeof(*anc));   /* then the tree, leaves too */
 	if (!semi || !label || !anc)
 		goto oom;
 	for (uint32_t i = 0; i <= K; i++)
@@ -648,14 +679,90 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 	}
 	free(semi);
 	semi = NULL;
+	if (defer) {
+		/* the leaves: a slot each, below the nearest common ancestor of
+		 * the reached nodes that refer to it (the virtual root for a
+		 * root's leaf); the first of them is its tree parent */
+		uint64_t budget = 16 * (leaf_edges + r->nroots) + ((uint64_t)1 << 22), steps = 0;
+		bool over = false;
+		for (size_t k = 0; k < r->nroots; k++) {
+			uint32_t w = r->roots[k].node;
+			if (!(weak[w] & 2))
+				continue;
+			uint32_t sl = r->pre[w];
+			if (!sl) {
+				sl = r->pre[w] = ++K;
+				r->node_of[sl] = w;
+				parent[sl] = 1;
+			}
+			idom[sl] = 1;
+		}
+		for (uint32_t v = 0; v < nall && !over; v++) {
+			uint32_t pv = r->pre[v];
+			if (!pv || (weak[v] & 2))
+				continue;
+			for (int part = 0; part < 2 && !over; part++) {
+				const uint32_t *to = part ? m->xto : m->eto;
+				uint32_t lo = part ? m->xstart[v] : v < m->n ? m->estart[v] : 0;
+				uint32_t hi = part ? m->xstart[v + 1] : v < m->n ? m->estart[v + 1] : 0;
+				for (uint32_t e = lo; e < hi; e++) {
+					uint32_t w = to[e];
+					if (!(weak[w] & 2))
+						continue;
+					uint32_t sl = r->pre[w];
+					if (!sl) {
+						sl = r->pre[w] = ++K;
+						r->node_of[sl] = w;
+						parent[sl] = pv;
+						idom[sl] = pv;
+						continue;
+					}
+					uint32_t a = idom[sl], b = pv;
+					while (a != b && a != 1) {
+						if (a > b)
+							a = idom[a];
+						else
+							b = idom[b];
+						if (++steps > budget) {
+							over = true;
+							break;
+						}
+					}
+					idom[sl] = a == b ? a : 1;
+				}
+			}
+		}
+		if (over) {
+			/* search them like any node */
+			free(rn);
+			rn = NULL;
+			free(r->pre);
+			r->pre = NULL;
+			free(r->node_of);
+			r->node_of = NULL;
+			free(parent);
+			parent = NULL;
+			free(idom);
+			r->idom = NULL;
+			free(cstack);
+			cstack = NULL;
+			capc = 0;
+			capstack = 0;
+			K = 1;
+			defer = false;
+			goto retry;
+		}
+	}
 	r->ms[3] = now_ms() - t0 - r->ms[0] - r->ms[1] - r->ms[2];
 	/* retained sizes, leaves first */
-	r->ret_bytes = pg_calloc((size_t)K + 1, sizeof(*r->ret_bytes));
-	r->ret_count = pg_calloc((size_t)K + 1, sizeof(*r->ret_count));
+	r->ret_bytes = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*r->ret_bytes));
+	r->ret_count = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*r->ret_count));
 	if (!r->ret_bytes || !r->ret_count)
 		goto oom;
+	r->ret_bytes[0] = r->ret_bytes[1] = 0;
+	r->ret_count[0] = r->ret_count[1] = 0;
 	for (uint32_t w = 2; w <= K; w++) {
-		r->ret_bytes[w] = pg_model_size(m, r->node_of[w]);
+		r->ret_bytes[w] = size_of(m, r->node_of[w]);
 		r->ret_count[w] = 1;
 	}
 	/* leaves first: a slot's dominator-tree descendants have larger

@@ -241,17 +241,6 @@ static pg_error *on_root(void *arg, uint64_t addr, const struct pg_root *r, bool
 	return NULL;
 }
 
-static pg_error *extend(void **arr, size_t n, size_t esz, const void *tail, size_t ntail)
-{
-	uint8_t *p = pg_reallocarray(*arr, n + ntail + 1, esz);
-	if (!p)
-		return PG_ENOMEM;
-	if (ntail)
-		memcpy(p + n * esz, tail, ntail * esz);
-	*arr = p;
-	return NULL;
-}
-
 pg_error *pg_model_build_all(struct pg_model *m)
 {
 	struct pg_model_private *p = m->priv;
@@ -324,16 +313,21 @@ pg_error *pg_model_build_all(struct pg_model *m)
 				a->dropped);
 	/* the nodes into the model's tables */
 	size_t n = m->n, nall = n + a->nu;
-	if (!err)
-		err = extend((void **)&m->addr, n, sizeof(*m->addr), a->addr, a->nu);
-	if (!err)
-		err = extend((void **)&m->type, n, sizeof(*m->type), a->type, a->nu);
-	if (!err)
-		err = extend((void **)&m->row, n, sizeof(*m->row), a->row, a->nu);
-	if (!err)
-		err = extend((void **)&m->size, n, sizeof(*m->size), a->size, a->nu);
-	if (!err)
-		err = extend((void **)&m->refcnt, n, sizeof(*m->refcnt), a->refcnt, a->nu);
+	if (!err) {
+		/* the graph's reservations grow in place (model.c) */
+		void **tab[5] = { (void **)&m->addr, (void **)&m->type, (void **)&m->row, (void **)&m->size,
+				  (void **)&m->refcnt };
+		const void *tail[5] = { a->addr, a->type, a->row, a->size, a->refcnt };
+		const size_t esz[5] = { sizeof(*m->addr), sizeof(*m->type), sizeof(*m->row), sizeof(*m->size),
+					sizeof(*m->refcnt) };
+		for (int k = 0; k < 5 && !err; k++) {
+			if ((err = pg_bigarr_need(&p->node_arr[k], (nall + 1) * esz[k], 0)))
+				break;
+			*tab[k] = p->node_arr[k].p;
+			if (a->nu)
+				memcpy((uint8_t *)*tab[k] + n * esz[k], tail[k], a->nu * esz[k]);
+		}
+	}
 	if (!err && nall + 1 > a->capx) {
 		uint32_t *x = pg_reallocarray(a->xstart, nall + 1, sizeof(*x));
 		if (x) {

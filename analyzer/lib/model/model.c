@@ -53,11 +53,17 @@ void pg_model_free(struct pg_model *m)
 	free(m->rows);
 	free(m->garbage);
 	free(m->garbage_problem);
-	free(m->addr);
-	free(m->type);
-	free(m->row);
-	free(m->size);
-	free(m->refcnt);
+	if (p && p->node_arrs) {
+		/* reservations (with every object: see pg_model_build_graph) */
+		for (int k = 0; k < 5; k++)
+			pg_bigarr_free(&p->node_arr[k]);
+	} else {
+		free(m->addr);
+		free(m->type);
+		free(m->row);
+		free(m->size);
+		free(m->refcnt);
+	}
 	free(m->gen);
 	free(m->estart);
 	if (p) {
@@ -275,12 +281,30 @@ pg_error *pg_model_build_graph(struct pg_model *m)
 		return err;
 	size_t n = p->index.n;
 	m->n = n;
-	m->addr = pg_reallocarray(NULL, n + 1, sizeof(*m->addr));
-	m->type = pg_reallocarray(NULL, n + 1, sizeof(*m->type));
-	m->row = pg_reallocarray(NULL, n + 1, sizeof(*m->row));
-	m->size = pg_reallocarray(NULL, n + 1, sizeof(*m->size));
+	if (p->want_all) {
+		/* the untracked nodes follow the tracked ones in these tables:
+		 * reservations for the most nodes the core can hold (one object
+		 * per 16 readable bytes), so that they grow without a copy */
+		size_t most = (size_t)(pg_mem_readable(p->mem) / 16) + n + 2;
+		const size_t esz[5] = { sizeof(*m->addr), sizeof(*m->type), sizeof(*m->row), sizeof(*m->size),
+					sizeof(*m->refcnt) };
+		for (int k = 0; k < 5; k++)
+			if ((err = pg_bigarr_need(&p->node_arr[k], (n + 1) * esz[k], most * esz[k])))
+				return err;
+		p->node_arrs = true;
+		m->addr = p->node_arr[0].p;
+		m->type = p->node_arr[1].p;
+		m->row = p->node_arr[2].p;
+		m->size = p->node_arr[3].p;
+		m->refcnt = p->node_arr[4].p;
+	} else {
+		m->addr = pg_reallocarray(NULL, n + 1, sizeof(*m->addr));
+		m->type = pg_reallocarray(NULL, n + 1, sizeof(*m->type));
+		m->row = pg_reallocarray(NULL, n + 1, sizeof(*m->row));
+		m->size = pg_reallocarray(NULL, n + 1, sizeof(*m->size));
+		m->refcnt = pg_reallocarray(NULL, n + 1, sizeof(*m->refcnt));
+	}
 	m->gen = pg_reallocarray(NULL, n + 1, sizeof(*m->gen));
-	m->refcnt = pg_reallocarray(NULL, n + 1, sizeof(*m->refcnt));
 	m->estart = pg_reallocarray(NULL, n + 1, sizeof(*m->estart));
 	if (!m->addr || !m->type || !m->row || !m->size || !m->gen || !m->refcnt || !m->estart)
 		return PG_ENOMEM;

@@ -43,6 +43,8 @@ struct pg_model_private {
 	struct pg_index uindex;        /* the untracked nodes by address */
 	uint32_t *uperm;               /* rank in uindex -> node - n */
 	struct pg_bigarr xto_arr;
+	bool node_arrs;                /* addr, type, row, size, refcnt are these reservations */
+	struct pg_bigarr node_arr[5];
 	size_t capweak, caproots;
 };
 
