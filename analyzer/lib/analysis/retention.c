@@ -84,7 +84,7 @@ void pg_retention_free(struct pg_retention *r)
 static pg_error *find_roots(const struct pg_model *m, const uint8_t *weak, struct pg_retention *r)
 {
 	size_t nall = m->nall;
-	uint32_t *indeg = pg_calloc(nall + 1, sizeof(*indeg));
+	uint32_t *indeg = pg_table(nall + 1, sizeof(*indeg));
 	if (!indeg)
 		return PG_ENOMEM;
 	for (size_t e = 0; e < m->nedges; e++)
@@ -112,7 +112,7 @@ static pg_error *find_roots(const struct pg_model *m, const uint8_t *weak, struc
 	r->noutside = nout;
 	r->roots = pg_reallocarray(NULL, r->nroots + 1, sizeof(*r->roots));
 	if (!r->roots) {
-		free(indeg);
+		pg_table_free(indeg);
 		return PG_ENOMEM;
 	}
 	if (m->nroots)
@@ -122,7 +122,7 @@ static pg_error *find_roots(const struct pg_model *m, const uint8_t *weak, struc
 		if (m->refcnt[v] > (int64_t)indeg[v])
 			r->roots[k++] = (struct pg_root){ .node = (uint32_t)v, .kind = PG_ROOT_OUTSIDE,
 							  .a = (uint64_t)m->refcnt[v], .b = indeg[v] };
-	free(indeg);
+	pg_table_free(indeg);
 	return NULL;
 }
 
@@ -166,10 +166,9 @@ static int cmp_retainer(const void *pa, const void *pb)
  * dominators, so one pass in slot order (a node's immediate dominator has
  * a smaller slot) finds the retainer each slot is under. */
 static pg_error *retainer_types(const struct pg_model *m, struct pg_retention *r, size_t K, size_t nrows,
-				uint32_t *top)
+				uint32_t *top, uint32_t *own)
 {
 	size_t nret = r->nretainers;
-	uint32_t *own = pg_reallocarray(NULL, K + 1, sizeof(*own));
 	uint64_t *rb = pg_calloc((nrows + 1) * (nret ? nret : 1), sizeof(*rb));
 	uint64_t *rc = pg_calloc((nrows + 1) * (nret ? nret : 1), sizeof(*rc));
 	pg_error *err = NULL;
@@ -220,7 +219,6 @@ static pg_error *retainer_types(const struct pg_model *m, struct pg_retention *r
 		}
 	}
 out:
-	free(own);
 	free(rb);
 	free(rc);
 	return err;
@@ -365,20 +363,12 @@ struct dfs_frame {
  * breadth-first search from t over its dominator subtree (top[] == t)
  * finds the shortest; t's own path is its root's edge when t is a root's node, else
  * its depth-first tree path. */
-static pg_error *retainer_paths(const struct pg_model *m, struct pg_retention *r, const uint8_t *weak,
-				const uint32_t *top, const uint32_t *dfs_parent)
+static pg_error *retainer_chains(const struct pg_model *m, struct pg_retention *r, const uint32_t *dfs_parent)
 {
 	size_t nall = m->nall;
 	pg_error *err = NULL;
-	uint32_t *seen = pg_calloc(nall + 1, sizeof(*seen));
-	uint32_t *from = pg_reallocarray(NULL, nall + 1, sizeof(*from));
-	uint32_t *queue = pg_reallocarray(NULL, nall + 1, sizeof(*queue));
 	uint32_t *chain = NULL;
 	struct pg_u64map tops = { 0 };
-	if (!seen || !from || !queue) {
-		err = PG_ENOMEM;
-		goto out;
-	}
 	/* the first root (in the order names prefer) of each top that is a root's node */
 	for (size_t q = 0; q < r->nretainers && !err; q++)
 		err = pg_u64map_put(&tops, (uint64_t)r->retainers[q].top + 1, PG_NONE);
@@ -389,7 +379,7 @@ static pg_error *retainer_paths(const struct pg_model *m, struct pg_retention *r
 	}
 	for (size_t q = 0; q < r->nretainers && !err; q++) {
 		struct pg_retainer *rt = &r->retainers[q];
-		uint32_t t = rt->top, x = rt->node, troot = PG_NONE;
+		uint32_t t = rt->top, troot = PG_NONE;
 		pg_u64map_get(&tops, (uint64_t)t + 1, &troot);
 		/* t's path from its root */
 		size_t nchain = 0;
@@ -423,23 +413,55 @@ static pg_error *retainer_paths(const struct pg_model *m, struct pg_retention *r
 					break;
 				}
 		}
+		rt->path = chain;
+		rt->npath = nchain;
+		chain = NULL;
+	}
+	free(chain);
+	pg_u64map_free(&tops);
+	return err;
+}
+
+/* ... then from t to x (the path so far, in rt->path, ends at t). */
+static pg_error *retainer_paths(const struct pg_model *m, struct pg_retention *r, const uint8_t *weak,
+				const uint32_t *top)
+{
+	size_t nall = m->nall;
+	pg_error *err = NULL;
+	/* each search visits only its top's subtree: a map of what it met
+	 * (node -> the node it came from), not arrays over every node */
+	struct pg_u64map from = { 0 };
+	uint32_t *queue = NULL;
+	size_t capq = 0;
+	for (size_t q = 0; q < r->nretainers && !err; q++) {
+		struct pg_retainer *rt = &r->retainers[q];
+		uint32_t t = rt->top, x = rt->node;
+		uint32_t *chain = rt->path;
+		size_t nchain = rt->npath;
+		rt->path = NULL;
+		rt->npath = 0;
 		/* t -> x inside t's dominator subtree */
-		uint32_t stamp = (uint32_t)q + 1, tslot = r->pre[t];
+		uint32_t tslot = r->pre[t], dummy;
 		size_t qh = 0, qt = 0;
+		pg_u64map_free(&from);
+		if ((err = pg_grow((void **)&queue, &capq, 1, sizeof(*queue))) ||
+		    (err = pg_u64map_put(&from, (uint64_t)t + 1, PG_NONE))) {
+			free(chain);
+			break;
+		}
 		queue[qt++] = t;
-		seen[t] = stamp;
-		from[t] = PG_NONE;
 		bool found = t == x;
-		while (qh < qt && !found) {
+		while (qh < qt && !found && !err) {
 			uint32_t v = queue[qh++];
 			struct succ s;
 			succ_of(m, weak, v, &s);
 			for (uint32_t k = 0; k < s.na + s.nb; k++) {
 				uint32_t w = succ_at(&s, k), sl = r->pre[w];
-				if (seen[w] == stamp || !sl || top[sl] != tslot)
+				if (!sl || top[sl] != tslot || pg_u64map_get(&from, (uint64_t)w + 1, &dummy))
 					continue;
-				seen[w] = stamp;
-				from[w] = v;
+				if ((err = pg_u64map_put(&from, (uint64_t)w + 1, v)) ||
+				    (err = pg_grow((void **)&queue, &capq, qt + 1, sizeof(*queue))))
+					break;
 				queue[qt++] = w;
 				if (w == x) {
 					found = true;
@@ -447,29 +469,32 @@ static pg_error *retainer_paths(const struct pg_model *m, struct pg_retention *r
 				}
 			}
 		}
+		if (err) {
+			free(chain);
+			break;
+		}
 		size_t ntail = 0;
 		if (found)
-			for (uint32_t v = x; v != t && ntail <= nall; v = from[v])
+			for (uint32_t v = x; v != t && ntail <= nall && pg_u64map_get(&from, (uint64_t)v + 1, &v);)
 				ntail++;
-		rt->path = pg_reallocarray(NULL, nchain + ntail + 1, sizeof(*rt->path));
+		rt->path = pg_reallocarray(chain, nchain + ntail + 1, sizeof(*rt->path));
 		if (!rt->path) {
+			rt->path = chain;
+			rt->npath = nchain;
 			err = PG_ENOMEM;
 			break;
 		}
-		if (nchain)
-			memcpy(rt->path, chain, nchain * sizeof(*chain));
 		size_t i = nchain + ntail;
 		if (found)
-			for (uint32_t v = x; v != t; v = from[v])
+			for (uint32_t v = x; v != t && i > nchain;) {
 				rt->path[--i] = v;
+				if (!pg_u64map_get(&from, (uint64_t)v + 1, &v))
+					break;
+			}
 		rt->npath = found ? nchain + ntail : nchain;
 	}
-out:
-	free(seen);
-	free(from);
+	pg_u64map_free(&from);
 	free(queue);
-	free(chain);
-	pg_u64map_free(&tops);
 	return err;
 }
 
@@ -483,7 +508,7 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 	struct pg_retention *r = pg_calloc(1, sizeof(*r));
 	uint8_t *weak = weak_map(m);
 	struct rnode *rn = NULL;
-	struct pg_bigarr ue_arr = { 0 }, pairs_arr = { 0 };
+	uint32_t *ue = NULL, *pairs = NULL;
 	uint32_t *parent = NULL, *semi = NULL, *label = NULL, *anc = NULL, *rstart = NULL, *rfrom = NULL;
 	uint32_t *cstack = NULL, *top = NULL;
 	size_t capc = 0;
@@ -497,6 +522,7 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 	double t0 = now_ms();
 	if ((err = find_roots(m, weak, r)))
 		goto out;
+	pg_trim();   /* the refcounts' table is gone */
 	r->ms[0] = now_ms() - t0;
 	/* the strong references of every node in one array, the virtual
 	 * root's (the roots' nodes, in order) last */
@@ -521,10 +547,10 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 			weak[v] |= 2;
 	}
 retry:
-	rn = pg_reallocarray(NULL, nall + 2, sizeof(*rn));
-	if (!rn || (err = pg_bigarr_need(&ue_arr, (total ? total : 1) * sizeof(uint32_t), 0)))
+	rn = pg_table(nall + 2, sizeof(*rn));
+	ue = pg_table(total ? total : 1, sizeof(*ue));
+	if (!rn || !ue)
 		goto oom;
-	uint32_t *ue = ue_arr.p;
 	uint32_t cur = 0;
 	leaf_edges = 0;
 	for (uint32_t v = 0; v < nall; v++) {
@@ -562,12 +588,10 @@ retry:
 	 * predecessor lists (a tree edge is parent[]: most nodes of a heap
 	 * have no other) */
 	r->node_of = pg_reallocarray(NULL, nall + 2, sizeof(*r->node_of));
-	parent = pg_reallocarray(NULL, nall + 2, sizeof(*parent));
-	rstart = pg_calloc(nall + 3, sizeof(*rstart));
-	if (!r->node_of || !parent || !rstart ||
-	    (err = pg_bigarr_need(&pairs_arr, (nue ? nue : 1) * 2 * sizeof(uint32_t), 0)))
+	parent = pg_table(nall + 2, sizeof(*parent));
+	pairs = pg_table(2 * (nue ? nue : 1), sizeof(*pairs));
+	if (!r->node_of || !parent || !pairs)
 		goto oom;
-	uint32_t *pairs = pairs_arr.p;
 	size_t np = 0;
 	uint32_t K = 1;
 	rn[root].pre = 1;
@@ -607,12 +631,12 @@ retry:
 		pairs[2 * np] = sl;
 		pairs[2 * np + 1] = from;
 		np++;
-		rstart[sl + 1]++;
 	}
 	free(stack);
 	stack = NULL;
 	capstack = 0;
-	pg_bigarr_free(&ue_arr);
+	pg_table_free(ue);
+	ue = NULL;
 	r->ms[1] = now_ms() - t0 - r->ms[0];
 	/* the slots, per node */
 	r->pre = pg_reallocarray(NULL, nall + 1, sizeof(*r->pre));
@@ -620,24 +644,31 @@ retry:
 		goto oom;
 	for (uint32_t v = 0; v <= nall; v++)
 		r->pre[v] = rn[v].pre;
-	free(rn);
+	pg_table_free(rn);
 	rn = NULL;
-	/* predecessors by slot */
+	/* predecessors by slot (counted now: the search's tables are gone) */
+	rstart = pg_table((size_t)K + 3, sizeof(*rstart));
+	if (!rstart)
+		goto oom;
+	for (size_t e = 0; e < np; e++)
+		rstart[pairs[2 * e] + 1]++;
 	for (uint32_t i = 1; i <= K + 1; i++)
 		rstart[i] += rstart[i - 1];
-	rfrom = pg_reallocarray(NULL, np ? np : 1, sizeof(*rfrom));
+	rfrom = pg_table(np ? np : 1, sizeof(*rfrom));
 	if (!rfrom)
 		goto oom;
 	for (size_t e = 0; e < np; e++)
 		rfrom[rstart[pairs[2 * e]]++] = pairs[2 * e + 1];
-	pg_bigarr_free(&pairs_arr);
+	pg_table_free(pairs);
+	pairs = NULL;
 	for (uint32_t i = K + 1; i > 0; i--)
 		rstart[i] = rstart[i - 1];
 	rstart[0] = 0;
+	pg_trim();   /* the search's tables are gone */
 	r->ms[2] = now_ms() - t0 - r->ms[0] - r->ms[1];
 	/* semidominators (slot numbers), link-eval with path compression */
-	semi = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*semi));
-	label = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*label));
+	semi = pg_table((size_t)K + 1, sizeof(*semi));
+	label = pg_table((size_t)K + 1, sizeof(*label));
 	anc = pg_calloc(nall + 2, sizeof(*anc));   /* then the tree, leaves too */
 	if (!semi || !label || !anc)
 		goto oom;
@@ -661,9 +692,9 @@ retry:
 		label[w] = s;
 		anc[w] = parent[w];
 	}
-	free(rstart);
-	free(rfrom);
-	free(label);
+	pg_table_free(rstart);
+	pg_table_free(rfrom);
+	pg_table_free(label);
 	rstart = rfrom = label = NULL;
 	/* immediate dominators: the nearest common ancestor of the parent and
 	 * the semidominator in the tree built so far */
@@ -677,8 +708,9 @@ retry:
 			d = idom[d];
 		idom[w] = d;
 	}
-	free(semi);
+	pg_table_free(semi);
 	semi = NULL;
+	pg_trim();   /* the semidominators' tables are gone */
 	if (defer) {
 		/* the leaves: a slot each, below the nearest common ancestor of
 		 * the reached nodes that refer to it (the virtual root for a
@@ -734,13 +766,13 @@ retry:
 		}
 		if (over) {
 			/* search them like any node */
-			free(rn);
+			pg_table_free(rn);
 			rn = NULL;
 			free(r->pre);
 			r->pre = NULL;
 			free(r->node_of);
 			r->node_of = NULL;
-			free(parent);
+			pg_table_free(parent);
 			parent = NULL;
 			free(idom);
 			r->idom = NULL;
@@ -768,7 +800,7 @@ retry:
 	/* leaves first: a slot's dominator-tree descendants have larger
 	 * slots, so its sums are final when it is added to its dominator;
 	 * that is also when its dominator's largest child is known */
-	uint32_t *best = pg_calloc((size_t)K + 1, sizeof(*best));
+	uint32_t *best = pg_table((size_t)K + 1, sizeof(*best));
 	if (!best)
 		goto oom;
 	for (uint32_t w = K; w >= 2; w--) {
@@ -803,23 +835,36 @@ retry:
 			r->nretainers = PG_RETAINERS_MAX;
 		}
 	}
-	free(best);
-	if (err)
+	if (err) {
+		pg_table_free(best);
 		goto out;
+	}
 	if (r->nretainers > 1)
 		qsort(r->retainers, r->nretainers, sizeof(*r->retainers), cmp_retainer);
 	if (r->nretainers > PG_RETAINERS_MAX)
 		r->nretainers = PG_RETAINERS_MAX;
 	/* the dominator tree's preorder intervals, what each retainer holds,
 	 * and its path */
-	top = pg_reallocarray(NULL, (size_t)K + 1, sizeof(*top));
-	if (!top)
+	/* the retainers' tops' paths from their roots need the search's tree:
+	 * then it goes (each table of a node costs much on a big heap) */
+	if ((err = retainer_chains(m, r, parent))) {
+		pg_table_free(best);
+		goto out;
+	}
+	pg_table_free(parent);
+	parent = NULL;
+	top = pg_table((size_t)K + 1, sizeof(*top));
+	if (!top) {
+		pg_table_free(best);
 		goto oom;
-	if ((err = retainer_types(m, r, K, nrows, top)))
+	}
+	err = retainer_types(m, r, K, nrows, top, best);
+	pg_table_free(best);
+	if (err)
 		goto out;
 	double t4 = now_ms();
 	r->ms[4] = t4 - t0 - r->ms[0] - r->ms[1] - r->ms[2] - r->ms[3];
-	err = retainer_paths(m, r, weak, top, parent);
+	err = retainer_paths(m, r, weak, top);
 	r->ms[5] = now_ms() - t4;
 	goto out;
 oom:
@@ -827,18 +872,18 @@ oom:
 		err = PG_ENOMEM;
 out:
 	free(weak);
-	free(rn);
-	pg_bigarr_free(&ue_arr);
-	pg_bigarr_free(&pairs_arr);
-	free(parent);
-	free(semi);
-	free(label);
+	pg_table_free(rn);
+	pg_table_free(ue);
+	pg_table_free(pairs);
+	pg_table_free(parent);
+	pg_table_free(semi);
+	pg_table_free(label);
 	free(anc);
-	free(rstart);
-	free(rfrom);
+	pg_table_free(rstart);
+	pg_table_free(rfrom);
 	free(cstack);
 	free(stack);
-	free(top);
+	pg_table_free(top);
 	if (err) {
 		pg_retention_free(r);
 		return err;

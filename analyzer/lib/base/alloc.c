@@ -1,5 +1,9 @@
 #include "alloc.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,4 +152,49 @@ pg_error *pg_grow(void **arr, size_t *cap, size_t need, size_t esz)
 	*arr = p;
 	*cap = ncap;
 	return NULL;
+}
+
+void pg_trim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/* A header before the table says how it was made and how big it is. */
+#define TABLE_HEAD 64
+#define TABLE_MMAP_MIN ((size_t)1 << 20)
+
+void *pg_table(size_t n, size_t size)
+{
+	if (size && n > (SIZE_MAX - TABLE_HEAD - 4096) / size)
+		return NULL;
+	size_t bytes = n * size + TABLE_HEAD;
+	uint8_t *p;
+	if (bytes >= TABLE_MMAP_MIN) {
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		if (bytes >= PG_HUGE_MIN)
+			pg_hint_huge(p, bytes);
+	} else {
+		p = calloc(1, bytes);
+		if (!p)
+			return NULL;
+	}
+	memcpy(p, &bytes, sizeof(bytes));
+	return p + TABLE_HEAD;
+}
+
+void pg_table_free(void *q)
+{
+	if (!q)
+		return;
+	uint8_t *p = (uint8_t *)q - TABLE_HEAD;
+	size_t bytes;
+	memcpy(&bytes, p, sizeof(bytes));
+	if (bytes >= TABLE_MMAP_MIN)
+		munmap(p, bytes);
+	else
+		free(p);
 }

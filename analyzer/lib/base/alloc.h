@@ -34,6 +34,19 @@ struct pg_bigarr {
 pg_error *pg_bigarr_need(struct pg_bigarr *a, size_t bytes, size_t reserve);
 void pg_bigarr_free(struct pg_bigarr *a);
 
+/* Gives the heap's free pages back to the system (glibc's malloc_trim):
+ * after a stage frees big tables, so that the next stage's peak is its own.
+ * glibc returns big freed blocks to the heap instead of the system once its
+ * mmap threshold has grown past them. */
+void pg_trim(void);
+
+/* A big temporary table: n * size bytes of their own pages (mmap, zeroed)
+ * from 1 MiB on, so that freeing it gives them back at once (glibc keeps
+ * freed heap memory once its mmap threshold has grown); below that, calloc.
+ * NULL on overflow or failure.  Free with pg_table_free only. */
+void *pg_table(size_t n, size_t size);
+void pg_table_free(void *p);
+
 char *pg_strdup(const char *s);
 char *pg_asprintf(const char *fmt, ...) PG_PRINTF(1, 2);
 

@@ -364,6 +364,7 @@ pg_error *pg_model_build_all(struct pg_model *m)
 		free(a);
 		return err;
 	}
+	pg_trim();   /* the referents' addresses and the map are gone */
 	a->xstart[nall] = (uint32_t)a->nx;
 	m->xstart = a->xstart;
 	m->xto = p->xto_arr.p;
