@@ -187,14 +187,18 @@ static pg_error *retainer_types(const struct pg_model *m, struct pg_retention *r
 		top[y] = d == 1 ? (uint32_t)y : top[d];
 		if (own[y] == PG_NONE)
 			own[y] = own[d];
-		uint32_t q = own[y];
-		if (q == PG_NONE)
+	}
+	/* in node order: the node's row and size are read in sequence, only
+	 * its retainer is looked up */
+	for (uint32_t v = 0; v < m->nall; v++) {
+		uint32_t y = r->pre[v], q;
+		if (!y || (q = own[y]) == PG_NONE)
 			continue;
-		uint32_t row = m->row[r->node_of[y]];
+		uint32_t row = m->row[v];
 		if (row >= nrows)
 			row = (uint32_t)nrows;   /* cannot be: counted apart */
 		rc[(size_t)q * (nrows + 1) + row]++;
-		rb[(size_t)q * (nrows + 1) + row] += size_of(m, r->node_of[y]);
+		rb[(size_t)q * (nrows + 1) + row] += size_of(m, v);
 	}
 	for (size_t q = 0; q < nret; q++) {
 		struct pg_retainer *rt = &r->retainers[q];
@@ -729,10 +733,16 @@ retry:
 			}
 			idom[sl] = 1;
 		}
+		/* a source's ancestors, read once for all its leaves: their
+		 * nearest common ancestor is then found climbing from the leaf's
+		 * side only (the source's side is this short list) */
+		enum { CHAIN = 16 };
+		uint32_t chain[CHAIN];
 		for (uint32_t v = 0; v < nall && !over; v++) {
 			uint32_t pv = r->pre[v];
 			if (!pv || (weak[v] & 2))
 				continue;
+			size_t clen = 0;
 			for (int part = 0; part < 2 && !over; part++) {
 				const uint32_t *to = part ? m->xto : m->eto;
 				uint32_t lo = part ? m->xstart[v] : v < m->n ? m->estart[v] : 0;
@@ -749,18 +759,29 @@ retry:
 						idom[sl] = pv;
 						continue;
 					}
-					uint32_t a = idom[sl], b = pv;
-					while (a != b && a != 1) {
+					uint32_t a = idom[sl];
+					if (a == 1)
+						continue;
+					if (!clen) {
+						chain[clen++] = pv;
+						while (clen < CHAIN && chain[clen - 1] > 1) {
+							chain[clen] = idom[chain[clen - 1]];
+							clen++;
+						}
+					}
+					size_t i = 0;
+					uint32_t b = chain[0];
+					while (a != b) {
 						if (a > b)
 							a = idom[a];
 						else
-							b = idom[b];
+							b = ++i < clen ? chain[i] : idom[b];
 						if (++steps > budget) {
 							over = true;
 							break;
 						}
 					}
-					idom[sl] = a == b ? a : 1;
+					idom[sl] = a;
 				}
 			}
 		}
@@ -793,9 +814,13 @@ retry:
 		goto oom;
 	r->ret_bytes[0] = r->ret_bytes[1] = 0;
 	r->ret_count[0] = r->ret_count[1] = 0;
-	for (uint32_t w = 2; w <= K; w++) {
-		r->ret_bytes[w] = size_of(m, r->node_of[w]);
-		r->ret_count[w] = 1;
+	/* each node's own size, in node order (the sizes read in sequence) */
+	for (uint32_t v = 0; v < nall; v++) {
+		uint32_t w = r->pre[v];
+		if (w > 1) {
+			r->ret_bytes[w] = size_of(m, v);
+			r->ret_count[w] = 1;
+		}
 	}
 	/* leaves first: a slot's dominator-tree descendants have larger
 	 * slots, so its sums are final when it is added to its dominator;
