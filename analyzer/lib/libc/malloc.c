@@ -209,7 +209,31 @@ pg_error *pg_malloc_prepare(struct pg_core *core, const struct pg_log *log, stru
 	dwfl_module_getsymtab(f.mod);
 	dwfl_module_info(f.mod, NULL, NULL, NULL, NULL, NULL, NULL, &debugfile);
 	if (!debugfile) {
-		p->why = pg_asprintf("no debug file for libc (install libc6-dbg)");
+		/* libdwfl names no file for what a debuginfod server gave (it
+		 * keeps the client's descriptor, found by build-id): read its
+		 * DWARF through libdwfl, in this thread */
+		Dwarf_Addr bias;
+		const char *mainfile = NULL;
+		Dwarf *dw = getenv("DEBUGINFOD_URLS") ? dwfl_module_getdwarf(f.mod, &bias) : NULL;
+		dwfl_module_info(f.mod, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
+		if (dw && !debugfile) {
+			const unsigned char *id = NULL;
+			GElf_Addr vaddr;
+			int n = dwfl_module_build_id(f.mod, &id, &vaddr);
+			char hex[2 * 64 + 1] = "";
+			for (int i = 0; i < n && i < 64; i++)
+				snprintf(hex + 2 * i, 3, "%02x", id[i]);
+			p->debugfile = pg_asprintf("debuginfod (build-id %s)", hex);
+			if (!p->debugfile)
+				return PG_ENOMEM;
+			p->worker_notfound = true;   /* load_dwarf reads it through libdwfl */
+			return NULL;
+		}
+	}
+	if (!debugfile) {
+		p->why = pg_asprintf("no debug file for libc (install libc6-dbg%s)",
+				     getenv("DEBUGINFOD_URLS") ? ", or serve it from DEBUGINFOD_URLS"
+							       : ", or set DEBUGINFOD_URLS");
 		return NULL;
 	}
 	if (!debug_build_id_matches(f.mod, debugfile)) {
