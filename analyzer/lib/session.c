@@ -160,7 +160,7 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	 * and the cycles (which ask the family, and may add types and rows) */
 	struct ret_job job = { .m = s->model, .nrows = s->model ? s->model->nrows : 0 };
 	bool threaded = false;
-	if (!err && retention && !getenv("PG_RET_SYNC"))
+	if (!err && retention)
 		threaded = pthread_create(&job.tid, NULL, run_retention, &job) == 0;
 	if (!err && retention && !threaded)
 		run_retention(&job);
