@@ -350,16 +350,13 @@ pg_error *pg_retention_path(const struct pg_model *m, const struct pg_retention 
 
 /* A node's strong references, contiguous, next to its slot: what the
  * depth-first search reads (one cache line per node instead of four). */
-struct rnode {
-	uint32_t pre;      /* slot, 0 until reached */
-	uint32_t start;    /* its references in ue[] (to the next node's start) */
-};
-
 struct dfs_frame {
-	uint32_t slot, pos, end, start;
+	uint32_t slot, node;   /* the node searched, and its slot */
+	uint32_t pos, end;     /* its next reference, and how many it has */
 };
 
 #define PREFETCH_AHEAD 8
+#define LEAF UINT32_MAX   /* r->pre of a deferred leaf during the search */
 
 /* Paths for the retainers: from the top-level dominator t that the
  * retainer x was reached from, every path to x stays among the nodes t
@@ -511,8 +508,7 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 		return pg_error_create(PG_ERR_LIMIT, "%zu objects: too many for the dominator tree", nall);
 	struct pg_retention *r = pg_calloc(1, sizeof(*r));
 	uint8_t *weak = weak_map(m);
-	struct rnode *rn = NULL;
-	uint32_t *ue = NULL, *pairs = NULL;
+	uint32_t *pairs = NULL;
 	uint32_t *parent = NULL, *semi = NULL, *label = NULL, *anc = NULL, *rstart = NULL, *rfrom = NULL;
 	uint32_t *cstack = NULL, *top = NULL;
 	size_t capc = 0;
@@ -551,85 +547,82 @@ pg_error *pg_retention_run(const struct pg_model *m, size_t nrows, struct pg_ret
 			weak[v] |= 2;
 	}
 retry:
-	rn = pg_table(nall + 2, sizeof(*rn));
-	ue = pg_table(total ? total : 1, sizeof(*ue));
-	if (!rn || !ue)
-		goto oom;
-	uint32_t cur = 0;
-	leaf_edges = 0;
-	for (uint32_t v = 0; v < nall; v++) {
-		rn[v].pre = 0;
-		rn[v].start = cur;
-		if (weak[v] & 1)
-			continue;
-		if (v < m->n)
-			for (uint32_t e = m->estart[v]; e < m->estart[v + 1]; e++) {
-				uint32_t t = m->eto[e];
-				if (defer && (weak[t] & 2))
-					leaf_edges++;
-				else
-					ue[cur++] = t;
-			}
-		for (uint32_t e = m->xstart[v]; e < m->xstart[v + 1]; e++) {
-			uint32_t t = m->xto[e];
-			if (defer && (weak[t] & 2))
-				leaf_edges++;
-			else
-				ue[cur++] = t;
-		}
-	}
-	uint32_t root = (uint32_t)nall;
-	rn[root].pre = 0;
-	rn[root].start = cur;
-	for (size_t k = 0; k < r->nroots; k++)
-		if (!defer || !(weak[r->roots[k].node] & 2))
-			ue[cur++] = r->roots[k].node;
-	rn[root + 1].start = cur;
-	rn[root + 1].pre = 0;
-	size_t nue = cur;
-	/* depth-first numbering from the virtual root; every reference met
-	 * that is no tree edge is kept as (target slot, source slot) for the
-	 * predecessor lists (a tree edge is parent[]: most nodes of a heap
-	 * have no other) */
+	/* r->pre: the slot of each node, 0 until reached; the virtual root's
+	 * is nall */
+	r->pre = pg_calloc(nall + 1, sizeof(*r->pre));
 	r->node_of = pg_reallocarray(NULL, nall + 2, sizeof(*r->node_of));
 	parent = pg_table(nall + 2, sizeof(*parent));
-	pairs = pg_table(2 * (nue ? nue : 1), sizeof(*pairs));
-	if (!r->node_of || !parent || !pairs)
+	pairs = pg_table(2 * (total ? total : 1), sizeof(*pairs));
+	if (!r->pre || !r->node_of || !parent || !pairs)
 		goto oom;
+	leaf_edges = 0;
+	uint32_t root = (uint32_t)nall;
+	/* a deferred leaf's slot is LEAF during the search (one read tells
+	 * both) */
+	if (defer)
+		for (uint32_t v = 0; v < nall; v++)
+			if (weak[v] & 2)
+				r->pre[v] = LEAF;
+	/* depth-first numbering from the virtual root, over the model's own
+	 * edge arrays (a node's references: its tracked ones, then the
+	 * others; the root's: the roots' nodes, in order), leaves skipped as
+	 * they are met; every reference met that is no tree edge is kept as
+	 * (target slot, source slot) for the predecessor lists (a tree edge
+	 * is parent[]: most nodes of a heap have no other) */
 	size_t np = 0;
 	uint32_t K = 1;
-	rn[root].pre = 1;
+	r->pre[root] = 1;
 	r->node_of[1] = root;
 	parent[1] = 0;
 	size_t sp = 0;
 	if ((err = pg_grow((void **)&stack, &capstack, 64, sizeof(*stack))))
 		goto out;
-	stack[sp++] = (struct dfs_frame){ 1, rn[root].start, rn[root + 1].start, rn[root].start };
+	stack[sp++] = (struct dfs_frame){ 1, root, 0, (uint32_t)r->nroots };
 	while (sp) {
 		struct dfs_frame *f = &stack[sp - 1];
 		if (f->pos == f->end) {
 			sp--;
 			continue;
 		}
-		/* the slots of the next few targets, asked for together: their
-		 * cache misses overlap instead of following one another */
-		if (f->pos == f->start)
-			for (uint32_t k = f->pos; k < f->end && k < f->pos + PREFETCH_AHEAD; k++)
-				__builtin_prefetch(&rn[ue[k]]);
-		else if (f->pos + PREFETCH_AHEAD < f->end)
-			__builtin_prefetch(&rn[ue[f->pos + PREFETCH_AHEAD]]);
-		uint32_t w = ue[f->pos++], from = f->slot;
-		uint32_t sl = rn[w].pre;
+		uint32_t v = f->node, k = f->pos++, from = f->slot, w;
+		if (v == root) {
+			w = r->roots[k].node;
+		} else {
+			uint32_t na = v < m->n ? m->estart[v + 1] - m->estart[v] : 0;
+			const uint32_t *to = k < na ? m->eto + m->estart[v] + k : m->xto + m->xstart[v] + (k - na);
+			/* the slots of the next few targets, asked for together:
+			 * their cache misses overlap instead of following one
+			 * another */
+			if (k + PREFETCH_AHEAD < na || (k >= na && k + PREFETCH_AHEAD < f->end)) {
+				uint32_t t = to[PREFETCH_AHEAD];
+				__builtin_prefetch(&r->pre[t]);
+				__builtin_prefetch(&m->xstart[t]);
+				if (t < m->n)
+					__builtin_prefetch(&m->estart[t]);
+			}
+			w = *to;
+		}
+		uint32_t sl = r->pre[w];
+		if (sl == LEAF) {
+			leaf_edges++;
+			continue;
+		}
 		if (!sl) {
-			sl = rn[w].pre = ++K;
+			sl = r->pre[w] = ++K;
 			r->node_of[K] = w;
 			parent[K] = from;
-			if (rn[w].start == rn[w + 1].start)
-				continue;   /* a leaf (a str, an int): nothing to search */
+			uint32_t deg = (weak[w] & 1) ? 0
+				: (w < m->n ? m->estart[w + 1] - m->estart[w] : 0) + m->xstart[w + 1] - m->xstart[w];
+			if (!deg)
+				continue;   /* nothing to search */
 			if (sp == capstack && (err = pg_grow((void **)&stack, &capstack, sp + 1, sizeof(*stack))))
 				goto out;
-			stack[sp++] = (struct dfs_frame){ sl, rn[w].start, rn[w + 1].start, rn[w].start };
-			__builtin_prefetch(&ue[rn[w].start]);
+			stack[sp++] = (struct dfs_frame){ sl, w, 0, deg };
+			if (w < m->n) {
+				const uint32_t *to = m->eto + m->estart[w];
+				for (uint32_t j = 0; j < deg && j < PREFETCH_AHEAD && j < m->estart[w + 1] - m->estart[w]; j++)
+					__builtin_prefetch(&r->pre[to[j]]);
+			}
 			continue;
 		}
 		pairs[2 * np] = sl;
@@ -639,17 +632,11 @@ retry:
 	free(stack);
 	stack = NULL;
 	capstack = 0;
-	pg_table_free(ue);
-	ue = NULL;
+	if (defer)
+		for (uint32_t v = 0; v < nall; v++)
+			if (r->pre[v] == LEAF)
+				r->pre[v] = 0;
 	r->ms[1] = now_ms() - t0 - r->ms[0];
-	/* the slots, per node */
-	r->pre = pg_reallocarray(NULL, nall + 1, sizeof(*r->pre));
-	if (!r->pre)
-		goto oom;
-	for (uint32_t v = 0; v <= nall; v++)
-		r->pre[v] = rn[v].pre;
-	pg_table_free(rn);
-	rn = NULL;
 	/* predecessors by slot (counted now: the search's tables are gone) */
 	rstart = pg_table((size_t)K + 3, sizeof(*rstart));
 	if (!rstart)
@@ -787,8 +774,8 @@ retry:
 		}
 		if (over) {
 			/* search them like any node */
-			pg_table_free(rn);
-			rn = NULL;
+			pg_table_free(pairs);
+			pairs = NULL;
 			free(r->pre);
 			r->pre = NULL;
 			free(r->node_of);
@@ -897,8 +884,6 @@ oom:
 		err = PG_ENOMEM;
 out:
 	free(weak);
-	pg_table_free(rn);
-	pg_table_free(ue);
 	pg_table_free(pairs);
 	pg_table_free(parent);
 	pg_table_free(semi);
