@@ -201,13 +201,20 @@ static bool is_str(struct pg_reader *r, struct pg_interp *in, uint64_t o)
 	return o && !(o & 7) && fld(r, o, &in->L.ob_type, &t) && t == in->types[PG_T_STRING];
 }
 
-/* The address of the me_value slot of key `key` (a str) in dict d, or 0. */
-static uint64_t dict_slot(struct pg_reader *r, struct pg_interp *in, uint64_t d, const char *key)
+/* The address of the me_value slot of key `key` (a str) in dict d, or 0;
+ * *bad (when not NULL) is set when the dict could not be read whole, so
+ * that 0 does not mean the key is absent. */
+static uint64_t dict_slot(struct pg_reader *r, struct pg_interp *in, uint64_t d, const char *key, bool *bad)
 {
 	const struct pg_layout *L = &in->L;
 	uint64_t type, mask, table;
+	bool dummy;
+	if (!bad)
+		bad = &dummy;
+	*bad = true;
 	if (!d || (d & 7) || !fld(r, d, &L->ob_type, &type) || type != in->types[PG_T_DICT] ||
-	    !fld(r, d, &L->ma_mask, &mask) || !fld(r, d, &L->ma_table, &table) || mask >= MAX_DICT_SLOTS || !table)
+	    !fld(r, d, &L->ma_mask, &mask) || !fld(r, d, &L->ma_table, &table) || mask >= MAX_DICT_SLOTS || !table ||
+	    ((mask + 1) & mask))
 		return 0;
 	size_t klen = strlen(key);
 	for (uint64_t i = 0; i <= mask; i++) {
@@ -218,15 +225,18 @@ static uint64_t dict_slot(struct pg_reader *r, struct pg_interp *in, uint64_t d,
 			continue;
 		char buf[64];
 		if (klen < sizeof(buf) && pg_try_read(r, k + (uint64_t)L->ob_sval.off, buf, klen) &&
-		    memcmp(buf, key, klen) == 0)
+		    memcmp(buf, key, klen) == 0) {
+			*bad = false;
 			return e + (uint64_t)L->me_value.off;
+		}
 	}
+	*bad = false;
 	return 0;
 }
 
 static uint64_t dict_get(struct pg_reader *r, struct pg_interp *in, uint64_t d, const char *key)
 {
-	uint64_t slot = dict_slot(r, in, d, key), v = 0;
+	uint64_t slot = dict_slot(r, in, d, key, NULL), v = 0;
 	if (slot && !rd64(r, slot, &v))
 		v = 0;
 	return v;
@@ -257,13 +267,19 @@ void pg_probe_state(struct pg_core *core, struct pg_interp *in, const struct pg_
 	pg_logf(log, "interpreter state 0x%" PRIx64 " (from _PyThreadState_Current 0x%" PRIx64 "), sys.modules 0x%" PRIx64,
 		interp, ts, modules);
 	/* gc.garbage: the gc module's dict holds the same list as the static */
-	uint64_t gc = dict_get(&rd, in, modules, "gc"), md = 0;
-	if (!gc) {
+	bool bad = false;
+	uint64_t gcslot = dict_slot(&rd, in, modules, "gc", &bad), gc = 0, md = 0;
+	if (gcslot && (!rd64(&rd, gcslot, &gc) || !gc))
+		bad = true;
+	if (bad) {
+		pg_warn_partial(w, "cannot find gc.garbage: sys.modules (0x%" PRIx64 ") is unreadable: its contents are "
+				   "not reported", modules);
+	} else if (!gc) {
 		in->garbage_absent = true;
 		pg_logf(log, "gc.garbage: sys.modules has no gc: the module was never imported, its list does not exist");
 	} else if (!fld(&rd, gc, &L->ob_type, &t) || t != sym(in, "PyModule_Type") || !fld(&rd, gc, &L->md_dict, &md) ||
-		   !(in->garbage_var = dict_slot(&rd, in, md, "garbage"))) {
-		pg_warn(w, "cannot find gc.garbage: sys.modules['gc'] (0x%" PRIx64 ") is no module whose __dict__ has "
+		   !(in->garbage_var = dict_slot(&rd, in, md, "garbage", NULL))) {
+		pg_warn_partial(w, "cannot find gc.garbage: sys.modules['gc'] (0x%" PRIx64 ") is no module whose __dict__ has "
 			   "'garbage': its contents are not reported", gc);
 	} else {
 		pg_logf(log, "gc.garbage: sys.modules['gc'].__dict__['garbage'] is held at 0x%" PRIx64, in->garbage_var);
