@@ -242,6 +242,77 @@ static uint64_t dict_get(struct pg_reader *r, struct pg_interp *in, uint64_t d, 
 	return v;
 }
 
+/* Is module object o named `name` (its __dict__['__name__'])?  *dict: its
+ * __dict__. */
+static bool module_named(struct pg_reader *r, struct pg_interp *in, uint64_t o, const char *name, uint64_t *dict)
+{
+	const struct pg_layout *L = &in->L;
+	uint64_t d, n, len;
+	char buf[8];
+	size_t nl = strlen(name);
+	if (!fld(r, o, &L->md_dict, &d) || !(n = dict_get(r, in, d, "__name__")) || !is_str(r, in, n) ||
+	    !fld(r, n, &L->ob_size, &len) || len != nl || nl > sizeof(buf) ||
+	    !pg_try_read(r, n + (uint64_t)L->ob_sval.off, buf, nl) || memcmp(buf, name, nl) != 0)
+		return false;
+	*dict = d;
+	return true;
+}
+
+#define MAX_SCAN ((uint64_t)1 << 28)   /* objects a damaged list can make the scan visit */
+
+/* No thread held the GIL: the gc and sys modules among the tracked objects
+ * (module objects are gc-tracked), one pass over the generation lists. */
+static bool scan_modules(struct pg_reader *r, struct pg_interp *in, const struct pg_log *log, uint64_t *gcdict,
+			 uint64_t *sysdict)
+{
+	bool whole = true;
+	const struct pg_layout *L = &in->L;
+	uint64_t modtype = sym(in, "PyModule_Type"), seen = 0;
+	uint64_t gens = in->gen0 - (uint64_t)L->gen_head.off;
+	for (int g = 0; g < 3 && modtype && !(*gcdict && *sysdict); g++) {
+		uint64_t head = gens + (uint64_t)g * (uint64_t)L->gen_size + (uint64_t)L->gen_head.off, p;
+		if (!fld(r, head, &L->gc_next, &p)) {
+			whole = false;
+			continue;
+		}
+		while (p != head && !(*gcdict && *sysdict)) {
+			if (!p || (p & 7) || seen++ >= MAX_SCAN) {
+				whole = false;
+				break;
+			}
+			uint64_t o = p + (uint64_t)L->gc_head_size, t, d;
+			if (fld(r, o, &L->ob_type, &t) && t == modtype) {
+				if (!*gcdict && module_named(r, in, o, "gc", &d))
+					*gcdict = d;
+				else if (!*sysdict && module_named(r, in, o, "sys", &d))
+					*sysdict = d;
+			}
+			if (!fld(r, p, &L->gc_next, &p)) {
+				whole = false;
+				break;
+			}
+		}
+	}
+	pg_logf(log, "no interpreter state: %" PRIu64 " tracked objects scanned for the gc and sys modules: gc %s, sys %s",
+		seen, *gcdict ? "found" : "not found", *sysdict ? "found" : "not found");
+	return whole;
+}
+
+static void read_version(struct pg_reader *r, struct pg_interp *in, const struct pg_log *log, uint64_t sysdict)
+{
+	const struct pg_layout *L = &in->L;
+	uint64_t v = 0, n = 0;
+	if (!in->version[0] && sysdict && (v = dict_get(r, in, sysdict, "version")) && is_str(r, in, v) &&
+	    fld(r, v, &L->ob_size, &n) && n < sizeof(in->version) &&
+	    pg_try_read(r, v + (uint64_t)L->ob_sval.off, in->version, (size_t)n)) {
+		in->version[n] = 0;
+		for (char *p = in->version; *p; p++)
+			if (*p == '\n' || (unsigned char)*p < 0x20)
+				*p = ' ';
+		pg_logf(log, "version from sys.version: %s", in->version);
+	}
+}
+
 void pg_probe_state(struct pg_core *core, struct pg_interp *in, const struct pg_log *log, struct pg_warnings *w)
 {
 	const struct pg_layout *L = &in->L;
@@ -250,10 +321,20 @@ void pg_probe_state(struct pg_core *core, struct pg_interp *in, const struct pg_
 	/* the thread holding the GIL, then its interpreter */
 	uint64_t cur = sym(in, "_PyThreadState_Current"), ts = 0, interp = 0, modules = 0, sysdict = 0, t;
 	if (!cur || !rd64(&rd, cur, &ts) || !ts || (ts & 7)) {
+		uint64_t gcdict = 0;
+		bool whole = scan_modules(&rd, in, log, &gcdict, &sysdict);
+		read_version(&rd, in, log, sysdict);
+		if (gcdict && (in->garbage_var = dict_slot(&rd, in, gcdict, "garbage", NULL)))
+			pg_logf(log, "gc.garbage: the gc module's __dict__['garbage'] is held at 0x%" PRIx64, in->garbage_var);
+		else if (!gcdict && whole)
+			in->garbage_absent = true; /* no gc module object: never imported */
+		else
+			pg_warn_partial(w, "cannot find gc.garbage: %s", gcdict ? "the gc module's __dict__ has no readable 'garbage'"
+								   : "the generation lists could not be read whole");
 		pg_warn(w, "no interpreter state: _PyThreadState_Current is %s (no thread held the GIL when the core was "
-			   "taken), and interp_head has no symbol without debug info; gc.garbage, module globals and "
-			   "threads are not found",
-			cur ? "NULL or unreadable" : "not exported");
+			   "taken), and interp_head has no symbol without debug info: module globals and threads are not "
+			   "named (gc.garbage %s through the gc module among the tracked objects)",
+			cur ? "NULL or unreadable" : "not exported", in->garbage_var ? "found" : "not found");
 		return;
 	}
 	if (!fld(&rd, ts, &L->ts_interp, &interp) || !interp || (interp & 7) ||
@@ -285,14 +366,6 @@ void pg_probe_state(struct pg_core *core, struct pg_interp *in, const struct pg_
 		pg_logf(log, "gc.garbage: sys.modules['gc'].__dict__['garbage'] is held at 0x%" PRIx64, in->garbage_var);
 	}
 	/* the version: sys.version */
-	uint64_t v = 0, n = 0;
-	if (!in->version[0] && fld(&rd, interp, &L->is_sysdict, &sysdict) && (v = dict_get(&rd, in, sysdict, "version")) &&
-	    is_str(&rd, in, v) && fld(&rd, v, &L->ob_size, &n) && n < sizeof(in->version) &&
-	    pg_try_read(&rd, v + (uint64_t)L->ob_sval.off, in->version, (size_t)n)) {
-		in->version[n] = 0;
-		for (char *p = in->version; *p; p++)
-			if (*p == '\n' || (unsigned char)*p < 0x20)
-				*p = ' ';
-		pg_logf(log, "version from sys.version: %s", in->version);
-	}
+	if (fld(&rd, interp, &L->is_sysdict, &sysdict))
+		read_version(&rd, in, log, sysdict);
 }
