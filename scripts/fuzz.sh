@@ -2,6 +2,7 @@
 # Fuzzes the whole pipeline with libFuzzer (clang, ASan+UBSan):
 #   fuzz_core   mutated core bytes            -> a libpycore session: every analysis, every report, --object
 #   fuzz_debug  mutated debug file of python2.7 -> the same, with --sysroot DIR on a fixed core
+#   fuzz_nodwarf mutated core bytes, no debug files -> the built-in layout profiles' probe, the same session
 #
 #   scripts/fuzz.sh [MINUTES]   run both harnesses side by side for MINUTES (default 10)
 #   scripts/fuzz.sh --smoke     ~60 s in all, for CI: build, seed, 25 s per harness
@@ -64,7 +65,7 @@ seeds=build/fuzz-seeds
 corpus=build/fuzz-corpus
 crashes=build/fuzz-crashes
 logs=build/fuzz-logs
-mkdir -p "$seeds/core" "$seeds/debug" "$corpus/core" "$corpus/debug" "$crashes" "$logs" build/cores
+mkdir -p "$seeds/core" "$seeds/debug" "$seeds/nodwarf" "$corpus/core" "$corpus/debug" "$corpus/nodwarf" "$crashes" "$logs" build/cores
 
 # Core seeds: small test-time cores, shrunk (whole segments in smoke mode, runs
 # of pages too otherwise). Kernel cores first; gcore where the machine pipes
@@ -130,6 +131,11 @@ if [ ! -s "$dseed" ]; then
     && mv "$dseed.tmp" "$dseed" || cp "$dbg" "$dseed"
 fi
 
+# the no-DWARF harness starts from the same cores
+for f in "$seeds"/core/*; do
+  [ -f "$f" ] && { [ -f "$seeds/nodwarf/${f##*/}" ] && [ "$seeds/nodwarf/${f##*/}" -nt "$f" ] || cp "$f" "$seeds/nodwarf/"; }
+done
+
 maxlen() { # largest file in the given dirs, plus room to grow
   find "$@" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1 | awk '{print $1 + 65536}'
 }
@@ -163,12 +169,14 @@ run_harness() {
 }
 
 before=$(ls "$crashes" | wc -l)
-echo "fuzz: $secs s per harness, both at once; logs in $logs/"
+echo "fuzz: $secs s per harness, all three at once; logs in $logs/"
 run_harness core "$secs" &
 pid_core=$!
 run_harness debug "$secs" &
 pid_debug=$!
-wait "$pid_core" "$pid_debug"
+run_harness nodwarf "$secs" &
+pid_nodwarf=$!
+wait "$pid_core" "$pid_debug" "$pid_nodwarf"
 
 summary() { # name
   python3 - "$logs/$1.log" "$1" <<'PY'
@@ -196,6 +204,7 @@ PY
 }
 summary core
 summary debug
+summary nodwarf
 after=$(ls "$crashes" | wc -l)
 if [ "$after" -gt "$before" ]; then
   echo "fuzz: $((after - before)) new finding(s) in $crashes/:"

@@ -9,6 +9,12 @@
  *               first gc.garbage entry and cycle example, and --why on
  *               them and on the largest retainer.
  *
+ *   fuzz_nodwarf (PG_FUZZ_NODWARF) the same as fuzz_core with the debug
+ *               files hidden (an empty --debuginfo-path): the interpreter's
+ *               layouts come from a built-in profile chosen by probing the
+ *               mutated core (lib/py27/probe.c), gc.garbage and the
+ *               interpreter state are found through its memory.
+ *
  *   fuzz_debug  (PG_FUZZ_DEBUGFILE) the input is the separate debug file of
  *               /usr/bin/python2.7.  At start-up a sysroot is made in a temp
  *               directory (on /dev/shm when there is one) holding a copy of
@@ -51,9 +57,12 @@ static FILE *sink;               /* the reports go here (/dev/null) */
 
 /* One session over the whole library: what `pycore-garbage --json` and the
  * text report do, and two --object queries. */
+static char nodwarf_dir[4096];  /* fuzz_nodwarf: an empty debug path */
+
 static void analyse(const char *core, const char *sysroot)
 {
-	struct pg_session_options o = { .core = core, .sysroot = sysroot };
+	struct pg_session_options o = { .core = core, .sysroot = sysroot,
+					.debuginfo_path = nodwarf_dir[0] ? nodwarf_dir : NULL };
 	pg_session *s = NULL;
 	pg_error *err = pg_session_open(&o, &s);
 	if (!err)
@@ -130,6 +139,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (input_fd < 0)
 		die("memfd_create");
 	snprintf(input_path, sizeof input_path, "/proc/self/fd/%d", input_fd);
+#ifdef PG_FUZZ_NODWARF
+	const char *tmp = getenv("TMPDIR");
+	snprintf(nodwarf_dir, sizeof nodwarf_dir, "%s/pg-fuzz-nodwarf-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(nodwarf_dir))
+		die("mkdtemp");
+#endif
 	return 0;
 }
 

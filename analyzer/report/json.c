@@ -52,6 +52,8 @@ static json_t *python_json(const struct pg_interp_info *in)
 	SET(o, "elf_file", in->mainfile ? jstr(in->mainfile) : json_null());
 	SET(o, "debuginfo", in->debugfile ? jstr(in->debugfile) : json_null());
 	SET(o, "layouts", json_string(in->layouts));
+	SET(o, "profile", in->profile ? json_string(in->profile) : json_null());
+	SET(o, "profile_why", in->profile_why ? jstr(in->profile_why) : json_null());
 	return o;
 }
 

@@ -393,8 +393,12 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 		fprintf(out, "PARTIAL RESULT: parts of this core could not be read; see the warnings at the end.\n\n");
 	fprintf(out, "%s  pid %d  %s  Python %.40s\n", E(&e, base), c->pid, E(&e, in->modname),
 		in->version[0] ? E(&e, in->version) : "2.7 (version string unreadable)");
-	fprintf(out, "  %s build; layouts from DWARF in %s\n", in->debug_build ? "debug (Py_TRACE_REFS)" : "release",
-		in->debugfile ? E(&e, in->debugfile) : "?");
+	if (in->profile)
+		fprintf(out, "  %s build; layouts from the built-in profile %s (%s)\n",
+			in->debug_build ? "debug (Py_TRACE_REFS)" : "release", in->profile, E(&e, in->profile_why));
+	else
+		fprintf(out, "  %s build; layouts from DWARF in %s\n", in->debug_build ? "debug (Py_TRACE_REFS)" : "release",
+			in->debugfile ? E(&e, in->debugfile) : "?");
 	fprintf(out, "  %d thread%s, dumped by %s", c->threads, c->threads == 1 ? "" : "s",
 		c->made_by == PG_MADE_KERNEL ? "the kernel" : c->made_by == PG_MADE_GCORE ? "gcore" : "an unknown tool");
 	if (c->signal)

@@ -31,7 +31,9 @@ struct pg_interp_info {
 	const char *build_id;
 	const char *version;    /* "2.7.18 (default, ...)", or "" */
 	bool debug_build;       /* Py_TRACE_REFS */
-	const char *layouts;    /* where the struct layouts came from: "dwarf" */
+	const char *layouts;    /* where the struct layouts came from: "dwarf" or "profile" */
+	const char *profile;    /* the built-in profile without DWARF ("release-ucs4"), or NULL */
+	const char *profile_why;/* why that profile: what the probes of the core found */
 	bool garbage_found;     /* gc.garbage's static was found */
 };
 

@@ -42,6 +42,11 @@ static bool search(struct holder *h, Dwfl_Module *mod, uint64_t start, uint64_t 
 			 * one lay, it is not held */
 			if (name && (strstr(name, "free_list") || strstr(name, "freelist")))
 				continue;
+			/* a word no symbol names (a module without .symtab: only
+			 * its exported symbols are known) may be a free list's
+			 * slot as well: not claimed */
+			if (!name)
+				continue;
 			const char *file = NULL;
 			dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &file, NULL);
 			const char *mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);

@@ -10,7 +10,9 @@
 /* The first word of a module's writable data that holds `target`: the
  * symbol it lies in ("extensions", "small_ints+8") and the module's file
  * name, in buf; false when no module's data holds it (or none can be read).
- * Free lists' slots are skipped: they keep stale addresses of dead objects.
+ * Free lists' slots are skipped: they keep stale addresses of dead objects;
+ * so are words no symbol names (a module without .symtab: they may be free
+ * lists' slots too).
  * At most `budget` bytes are read in all (a damaged core cannot make it
  * read the whole address space). */
 bool pg_static_holder(struct pg_core *core, uint64_t target, size_t budget, char *buf, size_t cap);

@@ -8,6 +8,7 @@
 #include "../base/alloc.h"
 #include "../family.h"
 #include "finalizer.h"
+#include "profile.h"
 #include "heap.h"
 #include "roots.h"
 #include "traverse.h"
@@ -61,8 +62,10 @@ static pg_error *py27_open(struct pg_core *core, const struct pg_log *log, struc
 	struct pg_interp *in = p->in;
 	p->info = (struct pg_interp_info){
 		.family = "CPython 2.7", .modname = in->modname, .mainfile = in->mainfile, .debugfile = in->debugfile,
-		.build_id = in->build_id, .version = in->version, .debug_build = in->debug_build, .layouts = "dwarf",
-		.garbage_found = in->garbage_var != 0,
+		.build_id = in->build_id, .version = in->version, .debug_build = in->debug_build,
+		.layouts = in->profile ? "profile" : "dwarf", .profile = in->profile ? in->profile->name : NULL,
+		.profile_why = in->profile ? in->profile_why : NULL,
+		.garbage_found = in->garbage_var != 0 || in->garbage_absent,
 	};
 	*ret = &p->base;
 	return NULL;

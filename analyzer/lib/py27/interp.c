@@ -1,4 +1,5 @@
 #include "interp.h"
+#include "profile.h"
 
 #include <ctype.h>
 #include <gelf.h>
@@ -55,7 +56,7 @@ static void hex_build_id(Dwfl_Module *mod, char *out, size_t cap)
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 }
 
-static pg_error *no_debuginfo(struct pg_core *core, struct pg_interp *in)
+static pg_error *no_debuginfo(struct pg_core *core, struct pg_interp *in, const char *noprofile)
 {
 	const char *base = strrchr(in->modname, '/');
 	base = base ? base + 1 : in->modname;
@@ -73,12 +74,14 @@ static pg_error *no_debuginfo(struct pg_core *core, struct pg_interp *in)
 	const char *urls = getenv("DEBUGINFOD_URLS");
 	bool asked = urls && urls[0];
 	return pg_error_create(PG_ERR_INPUT,
-			       "no debug info for the Python interpreter %s (build-id %s): looked in '%s'%s%s%s%s; %s; %s",
+			       "no debug info for the Python interpreter %s (build-id %s): looked in '%s'%s%s%s%s; %s; %s%s%s%s",
 			       in->modname, in->build_id[0] ? in->build_id : "unknown",
 			       core->debuginfo_path, idpath, asked ? " and at DEBUGINFOD_URLS='" : "",
 			       asked ? urls : "", asked ? "'" : "", fix,
 			       asked ? "or point DEBUGINFOD_URLS at a debuginfod server that has it"
-				     : "or set DEBUGINFOD_URLS to a debuginfod server that has it");
+				     : "or set DEBUGINFOD_URLS to a debuginfod server that has it",
+			       noprofile ? " (no built-in layout profile fits either: " : "", noprofile ? noprofile : "",
+			       noprofile ? ")" : "");
 }
 
 /* The version string Py_GetVersion() built at start-up: a static buffer
@@ -108,7 +111,8 @@ static void read_version(struct pg_core *core, struct pg_interp *in, const struc
 			return;
 		}
 	}
-	pg_warn(w, "could not read the interpreter's version string");
+	if (w)
+		pg_warn(w, "could not read the interpreter's version string");
 }
 
 static pg_error *find_var(struct pg_interp *in, const struct pg_log *log, const char *name, uint64_t *addr)
@@ -157,7 +161,11 @@ static pg_error *find_gc_state(struct pg_core *core, struct pg_interp *in, const
 				       "cannot find the gc generations in %s: no generations symbol and no readable _PyGC_generation0",
 				       in->modname);
 	err = find_var(in, log, "garbage", &in->garbage_var);
-	if (err) {
+	if (err && in->profile) {
+		/* pg_probe_state finds it through the gc module */
+		pg_error_destroy(err);
+		in->garbage_var = 0;
+	} else if (err) {
 		pg_warn(w, "cannot find gc.garbage (%s): its contents are not reported", err->message);
 		pg_error_destroy(err);
 		in->garbage_var = 0;
@@ -230,21 +238,28 @@ pg_error *pg_interp_find(struct pg_core *core, const struct pg_log *log, struct 
 				      core->path, in->modname, in->build_id[0] ? in->build_id : "unknown");
 		goto fail;
 	}
-	if (!dw) {
-		err = no_debuginfo(core, in);
-		goto fail;
-	}
 	err = pg_symtab_load(mod, &in->syms);
 	if (err)
 		goto fail;
-	err = pg_layout_from_dwarf(in->dwarf, log, &in->L, &in->debug_build);
-	if (err) {
-		err = pg_error_prefix(err, "%s", in->modname);
-		if (err->kind == PG_ERR_NOT_FOUND)
-			err->kind = PG_ERR_INPUT;
-		goto fail;
+	if (!dw) {
+		/* DWARF always wins; without it, a built-in profile that every
+		 * probe of the core agrees with */
+		pg_error *perr = pg_probe_profile(core, in, log);
+		if (perr) {
+			err = no_debuginfo(core, in, perr->message);
+			pg_error_destroy(perr);
+			goto fail;
+		}
+	} else {
+		err = pg_layout_from_dwarf(in->dwarf, log, &in->L, &in->debug_build);
+		if (err) {
+			err = pg_error_prefix(err, "%s", in->modname);
+			if (err->kind == PG_ERR_NOT_FOUND)
+				err->kind = PG_ERR_INPUT;
+			goto fail;
+		}
 	}
-	read_version(core, in, log, w);
+	read_version(core, in, log, in->profile ? NULL : w);
 	if (in->version[0] && strncmp(in->version, "2.7", 3) != 0) {
 		err = pg_error_create(PG_ERR_NOT_FOUND, "%s: the interpreter is Python %.20s, not 2.7",
 				      core->path, in->version);
@@ -268,6 +283,16 @@ pg_error *pg_interp_find(struct pg_core *core, const struct pg_log *log, struct 
 	if (!nerr)
 		in->none = ns->addr;
 	pg_error_destroy(nerr);
+	if (in->profile) {
+		pg_probe_state(core, in, log, w);
+		if (!in->version[0])
+			pg_warn(w, "could not read the interpreter's version string");
+		else if (strncmp(in->version, "2.7", 3) != 0) {
+			err = pg_error_create(PG_ERR_NOT_FOUND, "%s: the interpreter is Python %.20s, not 2.7",
+					      core->path, in->version);
+			goto fail;
+		}
+	}
 	pg_logf(log, "interpreter: %s (build-id %s), ELF %s, DWARF %s, %zu symbols, generations at 0x%" PRIx64,
 	       in->modname, in->build_id, in->mainfile ? in->mainfile : "?",
 	       in->debugfile ? in->debugfile : "?", in->syms.n, in->gen0);

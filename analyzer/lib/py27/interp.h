@@ -15,6 +15,8 @@ enum pg_static_type {
 	PG_T_FLOAT, PG_T_BOOL, PG_T_BYTEARRAY, PG_T_COUNT
 };
 
+struct pg_profile;
+
 struct pg_interp {
 	Dwfl_Module *mod;
 	struct pg_dwarf *dwarf;   /* the interpreter's DWARF (fast handle) */
@@ -31,6 +33,14 @@ struct pg_interp {
 	uint64_t collecting_var;
 	uint64_t types[PG_T_COUNT];
 	uint64_t none;          /* _Py_NoneStruct, 0 if not found */
+	/* without DWARF: the built-in profile the probe chose (profile.h) and
+	 * why; the interpreter state it found (roots use it when interp_head
+	 * has no symbol); gc.garbage's absence when the gc module was never
+	 * imported (then the list does not exist: empty) */
+	const struct pg_profile *profile;
+	char profile_why[512];
+	uint64_t interp_state;
+	bool garbage_absent;
 };
 
 /* Finds the interpreter: PG_ERR_NOT_FOUND when no module of the core is a

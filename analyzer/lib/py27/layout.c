@@ -33,9 +33,10 @@ struct want_field {
 	const char *path;   /* member, or member.member for nested */
 	size_t loff;        /* offsetof(struct pg_layout, field) */
 	bool required;
+	const char *lname;  /* the pg_layout member's name: built-in profiles use it */
 };
 
-#define F(s, path, field, req) { s, path, offsetof(struct pg_layout, field), req }
+#define F(s, path, field, req) { s, path, offsetof(struct pg_layout, field), req, #field }
 static const struct want_field fields[] = {
 	F(S_GCHEAD, "gc.gc_next", gc_next, true),
 	F(S_GCHEAD, "gc.gc_prev", gc_prev, true),
@@ -154,6 +155,7 @@ static const struct want_field fields[] = {
 	F(S_TSTATE, "async_exc", ts_async_exc, false),
 	F(S_TSTATE, "thread_id", ts_thread_id, false),
 	F(S_TSTATE, "trash_delete_later", ts_trash_delete_later, false),
+	F(S_TSTATE, "interp", ts_interp, false),
 	F(S_MODULE, "md_dict", md_dict, false),
 	F(S_FILE, "f_name", file_name, false),
 	F(S_FILE, "f_mode", file_mode, false),
@@ -194,6 +196,18 @@ static const size_t struct_size_off[S_COUNT] = {
 	[S_MODULE] = offsetof(struct pg_layout, module_size),
 	[S_FILE] = offsetof(struct pg_layout, file_size),
 };
+
+/* What follows from the fields: frames usable, a debug build. */
+static void finish(struct pg_layout *l, bool *debug_build)
+{
+	/* frames: every field there, and a sane PyTryBlock */
+	l->frames_ok = l->f_code.off >= 0 && l->f_localsplus.off >= 0 && l->f_valuestack.off >= 0 &&
+		       l->f_stacktop.off >= 0 && l->f_iblock.off >= 0 && l->f_blockstack.off >= 0 &&
+		       l->b_type.off >= 0 && l->co_nlocals.off >= 0 && l->co_cellvars.off >= 0 &&
+		       l->co_freevars.off >= 0 && l->co_varnames.off >= 0 && l->gi_frame.off >= 0 &&
+		       l->tryblock_size > 0 && l->tryblock_size <= 64;
+	*debug_build = l->ob_next.off >= 0;
+}
 
 pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, struct pg_layout *l, bool *debug_build)
 {
@@ -245,14 +259,81 @@ pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, str
 	l->unicode_char_size = 0;
 	if (ws[S_UNICODE].n && l->unicode_str.off >= 0)
 		l->unicode_char_size = pg_dwarf_pointee_size(&ws[S_UNICODE].die[0], "str");
-	/* frames: every field there, and a sane PyTryBlock */
-	l->frames_ok = l->f_code.off >= 0 && l->f_localsplus.off >= 0 && l->f_valuestack.off >= 0 &&
-		       l->f_stacktop.off >= 0 && l->f_iblock.off >= 0 && l->f_blockstack.off >= 0 &&
-		       l->b_type.off >= 0 && l->co_nlocals.off >= 0 && l->co_cellvars.off >= 0 &&
-		       l->co_freevars.off >= 0 && l->co_varnames.off >= 0 && l->gi_frame.off >= 0 &&
-		       l->tryblock_size > 0 && l->tryblock_size <= 64;
-	*debug_build = l->ob_next.off >= 0;
+	finish(l, debug_build);
 	pg_logf(log, "layouts from DWARF (%zu compile units read): PyGC_Head %d bytes, PyObject %d, PyTypeObject %d%s",
 		ncu, l->gc_head_size, l->object_size, l->type_size, *debug_build ? ", Py_TRACE_REFS" : "");
 	return NULL;
+}
+
+#define NFIELDS (sizeof(fields) / sizeof(fields[0]))
+
+static int32_t *size_slot(struct pg_layout *l, int i)
+{
+	return (int32_t *)((char *)l + struct_size_off[i]);
+}
+
+void pg_layout_from_entries(const struct pg_profile_entry *e, size_t n, int32_t unicode_char_size,
+			    struct pg_layout *l, bool *debug_build)
+{
+	memset(l, 0, sizeof(*l));
+	for (size_t k = 0; k < NFIELDS; k++)
+		*(struct pg_field *)((char *)l + fields[k].loff) = (struct pg_field){ -1, 0 };
+	for (size_t j = 0; j < n; j++) {
+		if (strncmp(e[j].name, "sizeof ", 7) == 0) {
+			for (int i = 0; i < S_COUNT; i++)
+				if (strcmp(struct_names[i], e[j].name + 7) == 0)
+					*size_slot(l, i) = e[j].off;
+			continue;
+		}
+		for (size_t k = 0; k < NFIELDS; k++)
+			if (strcmp(fields[k].lname, e[j].name) == 0)
+				*(struct pg_field *)((char *)l + fields[k].loff) = (struct pg_field){ e[j].off, e[j].size };
+	}
+	l->unicode_char_size = l->unicode_str.off >= 0 ? unicode_char_size : 0;
+	finish(l, debug_build);
+}
+
+void pg_layout_print_entries(const struct pg_layout *l, FILE *out)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		fprintf(out, "\t{ \"sizeof %s\", %d, 0 },\n", struct_names[i], *size_slot((struct pg_layout *)l, i));
+	for (size_t k = 0; k < NFIELDS; k++) {
+		const struct pg_field *f = (const struct pg_field *)((const char *)l + fields[k].loff);
+		if (f->off >= 0)
+			fprintf(out, "\t{ \"%s\", %d, %d },\n", fields[k].lname, f->off, f->size);
+	}
+}
+
+size_t pg_layout_compare(const struct pg_layout *a, const struct pg_layout *b,
+			 void (*fn)(void *arg, const char *name, int32_t aoff, int32_t asize, int32_t boff, int32_t bsize),
+			 void *arg, size_t *compared)
+{
+	size_t diff = 0, n = 0;
+	char name[64];
+	for (int i = 0; i < S_COUNT; i++) {
+		int32_t x = *size_slot((struct pg_layout *)a, i), y = *size_slot((struct pg_layout *)b, i);
+		n++;
+		if (x != y) {
+			snprintf(name, sizeof(name), "sizeof %s", struct_names[i]);
+			fn(arg, name, x, 0, y, 0);
+			diff++;
+		}
+	}
+	for (size_t k = 0; k < NFIELDS; k++) {
+		const struct pg_field *x = (const struct pg_field *)((const char *)a + fields[k].loff);
+		const struct pg_field *y = (const struct pg_field *)((const char *)b + fields[k].loff);
+		n++;
+		if (x->off != y->off || (x->off >= 0 && x->size != y->size)) {
+			fn(arg, fields[k].lname, x->off, x->size, y->off, y->size);
+			diff++;
+		}
+	}
+	n++;
+	if (a->unicode_char_size != b->unicode_char_size) {
+		fn(arg, "unicode_char_size", a->unicode_char_size, 0, b->unicode_char_size, 0);
+		diff++;
+	}
+	if (compared)
+		*compared = n;
+	return diff;
 }

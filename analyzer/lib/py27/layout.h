@@ -4,6 +4,8 @@
 #ifndef PG_LAYOUT_H
 #define PG_LAYOUT_H
 
+#include <stdio.h>
+
 #include "../elf/dwarf.h"
 
 struct pg_layout {
@@ -63,7 +65,7 @@ struct pg_layout {
 		is_codec_search_path, is_codec_search_cache, is_codec_error_registry;
 	struct pg_field ts_next, ts_frame, ts_c_profileobj, ts_c_traceobj, ts_curexc_type, ts_curexc_value,
 		ts_curexc_traceback, ts_exc_type, ts_exc_value, ts_exc_traceback, ts_dict, ts_async_exc,
-		ts_thread_id, ts_trash_delete_later;
+		ts_thread_id, ts_trash_delete_later, ts_interp;
 	struct pg_field md_dict;
 	struct pg_field f_back, f_globals, f_lasti, f_lineno;
 	struct pg_field co_argcount, co_flags, co_code, co_consts, co_names, co_filename, co_firstlineno, co_lnotab;
@@ -74,5 +76,21 @@ struct pg_layout {
 /* Fills *l from the module's DWARF.  *debug_build is set when PyObject has
  * the Py_TRACE_REFS list fields. */
 pg_error *pg_layout_from_dwarf(struct pg_dwarf *d, const struct pg_log *log, struct pg_layout *l, bool *debug_build);
+
+/* A built-in profile's layout (lib/py27/profile.h): the entries name
+ * pg_layout members ("gc_next") and struct sizes ("sizeof PyGC_Head"). */
+struct pg_profile_entry {
+	const char *name;
+	int32_t off, size;
+};
+void pg_layout_from_entries(const struct pg_profile_entry *e, size_t n, int32_t unicode_char_size,
+			    struct pg_layout *l, bool *debug_build);
+/* The layout as profile entries, one C initializer a line (the generator). */
+void pg_layout_print_entries(const struct pg_layout *l, FILE *out);
+/* Calls fn for each member or size where a and b differ (the names as in
+ * the entries); returns how many differ.  *compared: how many were held. */
+size_t pg_layout_compare(const struct pg_layout *a, const struct pg_layout *b,
+			 void (*fn)(void *arg, const char *name, int32_t aoff, int32_t asize, int32_t boff, int32_t bsize),
+			 void *arg, size_t *compared);
 
 #endif

@@ -22,6 +22,7 @@
  * derived from sizeof(usedpools) (two pointers per size class), and every
  * pool header is checked against them. */
 #include "heap.h"
+#include "profile.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -82,7 +83,9 @@ static void find_statics(struct pm *p)
 		{ "arenas", "obmalloc.c", 0 },     { "maxarenas", "obmalloc.c", 0 }, { "block_list", "intobject.c", 0 },
 		{ "free_list", "intobject.c", 0 }, { "block_list", "floatobject.c", 0 }, { "free_list", "floatobject.c", 0 },
 	};
-	pg_error *err = pg_dwarf_vars(in->dwarf, v, sizeof(v) / sizeof(v[0]));
+	pg_error *err = NULL;
+	if (in->dwarf) /* without it (a built-in profile): the symbols, where they exist */
+		err = pg_dwarf_vars(in->dwarf, v, sizeof(v) / sizeof(v[0]));
 	pg_error_destroy(err);
 	uint64_t *out[] = { &p->arenas_var, &p->maxarenas_var, &p->int_blocks_var, &p->int_free_var,
 			    &p->float_blocks_var, &p->float_free_var };
@@ -121,6 +124,12 @@ static void find_layouts(struct pm *p)
 {
 	struct pg_dwarf_struct ws[4] = { { .name = "arena_object" }, { .name = "pool_header" }, { .name = "PyIntBlock" },
 					 { .name = "PyFloatBlock" } };
+	if (!p->h->in->dwarf) {
+		pg_warn(p->w, "memory: no DWARF for the interpreter (built-in profile %s): pymalloc's arenas and the int and "
+			      "float blocks are not laid out, their bytes count as unexplained",
+			p->h->in->profile ? p->h->in->profile->name : "?");
+		return;
+	}
 	pg_error *err = pg_dwarf_scan(p->h->in->dwarf, ws, 4, NULL, 0, true, NULL);
 	pg_error_destroy(err);
 	struct pg_field f;

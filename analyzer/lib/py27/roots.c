@@ -163,11 +163,14 @@ pg_error *pg_py27_roots(struct pg_heap *h, struct pg_model *m, pg_root_fn fn, vo
 	struct roots x = { .h = h, .L = L, .m = m, .fn = fn, .arg = arg };
 	x.module_type = symbol(h, "PyModule_Type");
 	uint64_t head_var = symbol(h, "interp_head"), interp = 0;
-	bool have_interp = L->interp_size > 0 && L->is_modules.off >= 0 && L->tstate_size > 0 && head_var;
+	/* without debug info, the interpreter state the probe found */
+	if (!head_var && h->in->interp_state)
+		interp = h->in->interp_state;
+	bool have_interp = L->interp_size > 0 && L->is_modules.off >= 0 && L->tstate_size > 0 && (head_var || interp);
 	if (!have_interp)
 		pg_warn(h->warn, "no interpreter state (its symbol or DWARF is missing): module globals and threads "
 				 "are not named; what they hold is \"held from outside\"");
-	else if (!rd(h, head_var, &interp) || !interp)
+	else if (!interp && (!rd(h, head_var, &interp) || !interp))
 		pg_warn_partial(h->warn, "the interpreter state (interp_head) is unreadable: module globals and threads "
 					 "are not named");
 	uint64_t interps[MAX_INTERPS];

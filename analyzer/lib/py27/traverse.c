@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "profile.h"
 
 #define MAX_FIELDS 24
 #define MAX_AUX 8
@@ -238,6 +239,10 @@ struct pg_traverse {
 	 * entry, which set_traverse skips */
 	uint64_t dummy[4];
 	size_t ndummy;
+	/* without DWARF (a built-in profile): the handlers' fields from the
+	 * profile, and each traverse function known by a type's identity */
+	const struct pg_profile *prof;
+	struct pg_u64map prof_fn;     /* traverse fn address -> handler index */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -357,6 +362,8 @@ static void module_dwarf(struct pg_traverse *t, struct modinfo *mi)
 		mi->fn[i].name = handlers[i].fn;
 	if (mi->mod == t->h->in->mod) {
 		mi->dw = t->h->in->dwarf;
+		if (!mi->dw)
+			return; /* a built-in profile */
 	} else {
 		pg_error *err = pg_dwarf_open(mi->mod, &mi->dw);
 		if (err) {
@@ -546,7 +553,9 @@ static bool resolve_handler(struct pg_traverse *t, struct modinfo *mi, size_t hi
 		pg_error_destroy(err);
 		return false;
 	}
-	if (h->sym) {
+	if (h->sym && !t) {
+		/* the profile generator: the symbol is the core's business */
+	} else if (h->sym) {
 		const struct pg_sym *s;
 		err = mi->loaded ? pg_symtab_find(&mi->syms, h->sym, STT_OBJECT, &s)
 				 : pg_error_create(PG_ERR_NOT_FOUND, "no symbols");
@@ -576,8 +585,128 @@ static struct resolved *new_resolved(struct pg_traverse *t, uint64_t fnaddr)
 	return r;
 }
 
+static size_t handler_index(const char *fn)
+{
+	for (size_t i = 0; i < NHANDLERS; i++)
+		if (strcmp(handlers[i].fn, fn) == 0)
+			return i;
+	return NHANDLERS;
+}
+
+/* Handler hi from the built-in profile: the labels from the handler's
+ * field list, the offsets from the profile (in the same order). */
+static bool resolve_from_profile(struct pg_traverse *t, size_t hi, struct resolved *r, char **why)
+{
+	const struct handler *h = &handlers[hi];
+	if (!h->sname)
+		return true;
+	const struct pg_handler_profile *hp = pg_profile_handler(t->prof, h->fn);
+	if (!hp) {
+		*why = pg_asprintf("%s: no built-in layout of %s in profile %s", h->fn, h->sname, t->prof->name);
+		return false;
+	}
+	/* ctypes' StgDict is known by its tp_name instead (visit_ctypes_type) */
+	if (h->sym && h->sp != SP_CTYPES_TYPE) {
+		*why = pg_asprintf("%s needs the static %s, which has no dynamic symbol", h->fn, h->sym);
+		return false;
+	}
+	size_t cap = (h->fields ? strlen(h->fields) : 0) + 1;
+	r->labels_buf = malloc(cap);
+	if (!r->labels_buf)
+		return false;
+	size_t used = 0;
+	const char *p = h->fields ? h->fields : "";
+	while (*p) {
+		size_t len = strcspn(p, " ");
+		const char *eq = memchr(p, '=', len);
+		const char *lab = eq ? eq + 1 : p;
+		size_t llen = eq ? len - (size_t)(eq + 1 - p) : len;
+		if (r->nf >= hp->nf || r->nf >= MAX_FIELDS) {
+			*why = pg_asprintf("%s: profile %s has %u fields, the handler more", h->fn, t->prof->name, hp->nf);
+			return false;
+		}
+		memcpy(r->labels_buf + used, lab, llen);
+		r->labels_buf[used + llen] = 0;
+		r->label[r->nf] = r->labels_buf + used;
+		r->off[r->nf] = hp->off[r->nf];
+		r->nf++;
+		used += llen + 1;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	if (r->nf != hp->nf || hp->naux > MAX_AUX) {
+		*why = pg_asprintf("%s: profile %s has %u fields, the handler %d", h->fn, t->prof->name, hp->nf, r->nf);
+		return false;
+	}
+	r->naux = hp->naux;
+	memcpy(r->aux, hp->aux, sizeof(r->aux[0]) * hp->naux);
+	return true;
+}
+
+/* The tp_name of static types whose type object has no dynamic symbol (the
+ * exported ones are known by their address: see pg_traverse_new). */
+static const struct {
+	const char *tp_name, *fn;
+} static_type_names[] = {
+	{ "method-wrapper", "wrapper_traverse" }, { "setiterator", "setiter_traverse" },
+	{ "method_descriptor", "descr_traverse" }, { "classmethod_descriptor", "descr_traverse" },
+	{ "functools.partial", "partial_traverse" }, { "collections.deque", "deque_traverse" },
+	{ "deque_iterator", "dequeiter_traverse" }, { "deque_reverse_iterator", "dequeiter_traverse" },
+	{ "collections.defaultdict", "defdict_traverse" }, { "thread._local", "local_traverse" },
+	{ "arrayiterator", "arrayiter_traverse" }, { "zipimport.zipimporter", "zipimporter_traverse" },
+	{ "operator.attrgetter", "attrgetter_traverse" }, { "operator.itemgetter", "itemgetter_traverse" },
+	{ "operator.methodcaller", "methodcaller_traverse" }, { "cPickle.Pickler", "Pickler_traverse" },
+	{ "cPickle.Unpickler", "Unpickler_traverse" }, { "_io._IOBase", "iobase_traverse" },
+	{ "itertools.groupby", "groupby_traverse" }, { "itertools._grouper", "_grouper_traverse" },
+	{ "itertools.tee_dataobject", "teedataobject_traverse" }, { "itertools.tee", "tee_traverse" },
+	{ "itertools.cycle", "cycle_traverse" }, { "itertools.dropwhile", "dropwhile_traverse" },
+	{ "itertools.takewhile", "takewhile_traverse" }, { "itertools.islice", "islice_traverse" },
+	{ "itertools.starmap", "starmap_traverse" }, { "itertools.imap", "imap_traverse" },
+	{ "itertools.chain", "chain_traverse" }, { "itertools.product", "product_traverse" },
+	{ "itertools.combinations", "combinations_traverse" },
+	{ "itertools.combinations_with_replacement", "cwr_traverse" },
+	{ "itertools.permutations", "permutations_traverse" }, { "itertools.compress", "compress_traverse" },
+	{ "itertools.ifilter", "ifilter_traverse" }, { "itertools.ifilterfalse", "ifilterfalse_traverse" },
+	{ "itertools.count", "count_traverse" }, { "itertools.izip", "izip_traverse" },
+	{ "itertools.repeat", "repeat_traverse" }, { "itertools.izip_longest", "izip_longest_traverse" },
+	{ "_csv.reader", "Reader_traverse" }, { "_csv.writer", "Writer_traverse" },
+	{ "_json.Scanner", "scanner_traverse" }, { "_json.Encoder", "encoder_traverse" },
+	{ "_ssl._SSLContext", "context_traverse" },
+	{ "_ctypes.PyCStructType", "CDataType_traverse" }, { "_ctypes.UnionType", "CDataType_traverse" },
+	{ "_ctypes.PyCPointerType", "CDataType_traverse" }, { "_ctypes.PyCFuncPtrType", "CDataType_traverse" },
+	{ "_ctypes._CData", "PyCData_traverse" }, { "_ctypes.Structure", "PyCData_traverse" },
+	{ "_ctypes.Union", "PyCData_traverse" }, { "_ctypes.Array", "PyCData_traverse" },
+	{ "_ctypes._SimpleCData", "PyCData_traverse" }, { "_ctypes._Pointer", "PyCData_traverse" },
+	{ "_ctypes.PyCFuncPtr", "PyCFuncPtr_traverse" }, { "_ctypes.CField", "PyCField_traverse" },
+	{ "_ctypes.CThunkObject", "CThunkObject_traverse" },
+	{ "MultibyteIncrementalEncoder", "mbiencoder_traverse" },
+	{ "MultibyteIncrementalDecoder", "mbidecoder_traverse" },
+	{ "MultibyteStreamReader", "mbstreamreader_traverse" },
+	{ "MultibyteStreamWriter", "mbstreamwriter_traverse" },
+};
+
+/* Without a symbol: the handler a built-in profile knows the function by
+ * (a type's identity, or a static type's tp_name), or NHANDLERS. */
+static size_t profile_dispatch(struct pg_traverse *t, uint64_t fnaddr, const char *tname, bool static_type)
+{
+	uint32_t idx;
+	if (pg_u64map_get(&t->prof_fn, fnaddr, &idx))
+		return idx;
+	if (!static_type)
+		return NHANDLERS;
+	for (size_t i = 0; i < sizeof(static_type_names) / sizeof(static_type_names[0]); i++)
+		if (strcmp(static_type_names[i].tp_name, tname) == 0) {
+			size_t hi = handler_index(static_type_names[i].fn);
+			if (hi < NHANDLERS)
+				pg_error_destroy(pg_u64map_put(&t->prof_fn, fnaddr, (uint32_t)hi));
+			return hi;
+		}
+	return NHANDLERS;
+}
+
 /* The handler for a traverse function address (cached). */
-static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const char *tname)
+static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const char *tname, bool static_type)
 {
 	uint32_t idx;
 	if (pg_u64map_get(&t->res_index, fnaddr, &idx))
@@ -603,6 +732,17 @@ static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const ch
 		}
 		if (!why)
 			why = pg_asprintf("%.*s is not emulated", (int)s->baselen, s->name);
+	} else if (t->prof) {
+		size_t hi = profile_dispatch(t, fnaddr, tname, static_type);
+		if (hi < NHANDLERS && resolve_from_profile(t, hi, r, &why)) {
+			r->h = &handlers[hi];
+			pg_logf(t->h->log, "traverse: type %s: %s emulated by its identity (profile %s: %d fields, %d aux)",
+				tname, handlers[hi].fn, t->prof->name, r->nf, r->naux);
+			return r;
+		}
+		if (!why)
+			why = pg_asprintf("tp_traverse 0x%" PRIx64 " has no symbol, and the type is none the built-in "
+					  "profile knows by its identity or name", fnaddr);
 	} else {
 		why = pg_asprintf("tp_traverse 0x%" PRIx64 " has no symbol", fnaddr);
 	}
@@ -615,6 +755,81 @@ static struct resolved *resolve(struct pg_traverse *t, uint64_t fnaddr, const ch
 
 /* ---- setup ------------------------------------------------------------ */
 
+/* The exported type objects (and the exception types behind the exported
+ * PyExc_* pointers) whose tp_traverse is the handler's function: without
+ * DWARF and .symtab, each traverse function is known by a type's identity. */
+static const struct {
+	const char *sym, *fn;
+	bool pointer;   /* the symbol holds the type's address */
+} type_identities[] = {
+	{ "PyDict_Type", "dict_traverse", false }, { "PyList_Type", "list_traverse", false },
+	{ "PyTuple_Type", "tupletraverse", false }, { "PySet_Type", "set_traverse", false },
+	{ "PyFrozenSet_Type", "set_traverse", false }, { "PyFrame_Type", "frame_traverse", false },
+	{ "PyType_Type", "type_traverse", false }, { "PyFunction_Type", "func_traverse", false },
+	{ "PyCell_Type", "cell_traverse", false }, { "PyGen_Type", "gen_traverse", false },
+	{ "PyMethod_Type", "instancemethod_traverse", false }, { "PyCFunction_Type", "meth_traverse", false },
+	{ "PyTraceBack_Type", "tb_traverse", false }, { "PyModule_Type", "module_traverse", false },
+	{ "_PyWeakref_RefType", "gc_traverse", false }, { "_PyWeakref_ProxyType", "gc_traverse", false },
+	{ "_PyWeakref_CallableProxyType", "gc_traverse", false },
+	{ "PyProperty_Type", "property_traverse", false }, { "PyClassMethod_Type", "cm_traverse", false },
+	{ "PyStaticMethod_Type", "sm_traverse", false }, { "PyMemberDescr_Type", "descr_traverse", false },
+	{ "PyGetSetDescr_Type", "descr_traverse", false }, { "PyWrapperDescr_Type", "descr_traverse", false },
+	{ "PyDictProxy_Type", "proxy_traverse", false }, { "PySuper_Type", "super_traverse", false },
+	{ "PyClass_Type", "class_traverse", false }, { "PyInstance_Type", "instance_traverse", false },
+	{ "PySeqIter_Type", "iter_traverse", false }, { "PyCallIter_Type", "calliter_traverse", false },
+	{ "PyListIter_Type", "listiter_traverse", false }, { "PyListRevIter_Type", "listreviter_traverse", false },
+	{ "PyTupleIter_Type", "tupleiter_traverse", false }, { "PyByteArrayIter_Type", "bytearrayiter_traverse", false },
+	{ "PyDictIterKey_Type", "dictiter_traverse", false }, { "PyDictIterValue_Type", "dictiter_traverse", false },
+	{ "PyDictIterItem_Type", "dictiter_traverse", false }, { "PyDictKeys_Type", "dictview_traverse", false },
+	{ "PyDictItems_Type", "dictview_traverse", false }, { "PyDictValues_Type", "dictview_traverse", false },
+	{ "PyEnum_Type", "enum_traverse", false }, { "PyReversed_Type", "reversed_traverse", false },
+	{ "PySlice_Type", "slice_traverse", false }, { "PyMemoryView_Type", "memory_traverse", false },
+	{ "PyIOBase_Type", "iobase_traverse", false }, { "PyFileIO_Type", "fileio_traverse", false },
+	{ "PyBytesIO_Type", "bytesio_traverse", false }, { "PyStringIO_Type", "stringio_traverse", false },
+	{ "PyBufferedReader_Type", "buffered_traverse", false }, { "PyBufferedWriter_Type", "buffered_traverse", false },
+	{ "PyBufferedRandom_Type", "buffered_traverse", false },
+	{ "PyBufferedRWPair_Type", "bufferedrwpair_traverse", false },
+	{ "PyTextIOWrapper_Type", "textiowrapper_traverse", false },
+	{ "PyExc_BaseException", "BaseException_traverse", true },
+	{ "PyExc_EnvironmentError", "EnvironmentError_traverse", true },
+	{ "PyExc_SyntaxError", "SyntaxError_traverse", true }, { "PyExc_SystemExit", "SystemExit_traverse", true },
+	{ "PyExc_UnicodeEncodeError", "UnicodeError_traverse", true },
+};
+
+static void profile_identities(struct pg_traverse *t)
+{
+	struct pg_heap *h = t->h;
+	size_t known = 0, n = sizeof(type_identities) / sizeof(type_identities[0]);
+	for (size_t i = 0; i < n; i++) {
+		const struct pg_sym *s;
+		pg_error *err = pg_symtab_find(&h->in->syms, type_identities[i].sym, STT_OBJECT, &s);
+		uint64_t type = 0, fn = 0;
+		if (!err) {
+			type = s->addr;
+			if (type_identities[i].pointer && !rd(&t->rd, s->addr, &type))
+				type = 0;
+		}
+		pg_error_destroy(err);
+		size_t hi = handler_index(type_identities[i].fn);
+		if (!type || (type & 7) || hi == NHANDLERS || !rd(&t->rd, type + (uint64_t)t->L->tp_traverse.off, &fn) ||
+		    !fn) {
+			pg_logf(h->log, "traverse: %s: not found or unreadable (its %s is known by no identity)",
+				type_identities[i].sym, type_identities[i].fn);
+			continue;
+		}
+		uint32_t prev;
+		if (pg_u64map_get(&t->prof_fn, fn, &prev) && prev != hi) {
+			pg_warn(h->warn, "%s's tp_traverse 0x%" PRIx64 " is also %s's: the built-in profile keeps %s",
+				type_identities[i].sym, fn, handlers[prev].fn, handlers[prev].fn);
+			continue;
+		}
+		pg_error_destroy(pg_u64map_put(&t->prof_fn, fn, (uint32_t)hi));
+		known++;
+	}
+	pg_logf(h->log, "traverse: profile %s: %zu of %zu type identities give their traverse function", t->prof->name,
+		known, n);
+}
+
 pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 {
 	struct pg_traverse *t = calloc(1, sizeof(*t));
@@ -624,8 +839,14 @@ pg_error *pg_traverse_new(struct pg_heap *h, struct pg_traverse **ret)
 	pg_reader_init(&t->rd, &h->core->mem);
 	t->L = &h->in->L;
 	const struct pg_sym *s;
+	t->prof = h->in->profile;
+	if (t->prof)
+		profile_identities(t);
 	pg_error *err = pg_symtab_find(&h->in->syms, "subtype_traverse", STT_FUNC, &s);
-	if (err) {
+	if (err && t->prof) {
+		/* found on the first gc heap type (plan_for) */
+		pg_error_destroy(err);
+	} else if (err) {
 		pg_warn(h->warn, "cannot find subtype_traverse (%s): class instances are scanned conservatively", err->message);
 		pg_error_destroy(err);
 	} else {
@@ -685,6 +906,7 @@ void pg_traverse_free(struct pg_traverse *t)
 	}
 	free(t->mods);
 	pg_u64map_free(&t->res_index);
+	pg_u64map_free(&t->prof_fn);
 	free(t);
 }
 
@@ -772,7 +994,7 @@ static void plan_subtype(struct pg_traverse *t, uint32_t type_idx, struct type_p
 	p->visit_dict = ty->dictoffset != (base ? base->dictoffset : 0);
 	p->visit_type = (ty->flags & PG_TPFLAGS_HEAPTYPE) != 0;
 	if (base && base->valid && base->traverse)
-		p->base = resolve(t, base->traverse, base->name);
+		p->base = resolve(t, base->traverse, base->name, !(base->flags & PG_TPFLAGS_HEAPTYPE));
 }
 
 static struct type_plan *plan_for(struct pg_traverse *t, uint32_t type_idx)
@@ -803,6 +1025,13 @@ static struct type_plan *plan_for(struct pg_traverse *t, uint32_t type_idx)
 	}
 	if (!ty->valid || !ty->traverse)
 		return p;
+	if (t->prof && !t->subtype_traverse && (ty->flags & PG_TPFLAGS_HEAPTYPE) && (ty->flags & PG_TPFLAGS_HAVE_GC) &&
+	    !pg_u64map_get(&t->prof_fn, ty->traverse, &(uint32_t){ 0 })) {
+		/* type_new gives every gc heap type subtype_traverse */
+		t->subtype_traverse = ty->traverse;
+		pg_logf(h->log, "traverse: subtype_traverse is 0x%" PRIx64 " (the tp_traverse of heap type %s)", ty->traverse,
+			ty->name);
+	}
 	if (t->subtype_traverse && ty->traverse == t->subtype_traverse) {
 		struct type_plan tmp = { .done = true };
 		plan_subtype(t, type_idx, &tmp);
@@ -812,7 +1041,7 @@ static struct type_plan *plan_for(struct pg_traverse *t, uint32_t type_idx)
 	}
 	uint64_t fn = ty->traverse;
 	char *name = strdup(ty->name);
-	struct resolved *r = resolve(t, fn, name ? name : "?");
+	struct resolved *r = resolve(t, fn, name ? name : "?", !(ty->flags & PG_TPFLAGS_HEAPTYPE));
 	free(name);
 	t->plans[type_idx].r = r;
 	return &t->plans[type_idx];
@@ -1113,8 +1342,19 @@ static void visit_ctypes_type(struct vctx *v, const struct resolved *r, uint64_t
 		flags = (uint32_t)f32;
 	}
 	if (!(flags & TPFLAGS_HAVE_CLASS) || !rd(v->r, obj + (uint64_t)r->aux[1].off, &dict) || !dict ||
-	    !rd(v->r, dict + (uint64_t)t->L->ob_type.off, &dtype) || dtype != r->sym)
+	    !rd(v->r, dict + (uint64_t)t->L->ob_type.off, &dtype))
 		return;
+	if (!r->sym && t->prof) {
+		/* a built-in profile: PyCStgDict_Type has no dynamic symbol, its
+		 * tp_name says it */
+		uint64_t name;
+		char buf[8] = "";
+		if (!rd(v->r, dtype + (uint64_t)t->L->tp_name.off, &name) || !pg_try_read(v->r, name, buf, 8) ||
+		    memcmp(buf, "StgDict", 8) != 0)
+			return;
+	} else if (dtype != r->sym) {
+		return;
+	}
 	visit_field(v, dict + (uint64_t)r->aux[2].off, PG_L_NAME, (uint64_t)(uintptr_t)"_type_");
 }
 
@@ -1244,3 +1484,54 @@ after_dict:
 	return NULL;
 }
 
+
+/* ---- built-in profiles: the generator's and the test's side ------------ */
+
+pg_error *pg_traverse_profile_from_dwarf(struct pg_dwarf *d, struct pg_handler_profile **out, size_t *n)
+{
+	struct modinfo mi;
+	memset(&mi, 0, sizeof(mi));
+	mi.dw = d;
+	mi.dwarf_done = true;
+	pg_error *err = NULL;
+	*out = calloc(NHANDLERS, sizeof(**out));
+	*n = 0;
+	if (!*out || !want_names(&mi)) {
+		err = PG_ENOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < NHANDLERS; i++)
+		mi.fn[i].name = handlers[i].fn;
+	err = pg_dwarf_scan(d, mi.defs, mi.ndefs, mi.fn, NHANDLERS, false, NULL);
+	if (err)
+		goto done;
+	for (size_t i = 0; i < NHANDLERS; i++) {
+		if (!handlers[i].sname || (handlers[i].sym && handlers[i].sp != SP_CTYPES_TYPE))
+			continue;
+		struct resolved r;
+		memset(&r, 0, sizeof(r));
+		char *why = NULL;
+		bool ok = resolve_handler(NULL, &mi, i, &r, &why);
+		free(why);
+		if (ok && r.nf <= PG_PROFILE_FIELDS && r.naux <= PG_PROFILE_AUX) {
+			struct pg_handler_profile *hp = &(*out)[(*n)++];
+			hp->fn = handlers[i].fn;
+			hp->nf = (uint8_t)r.nf;
+			hp->naux = (uint8_t)r.naux;
+			memcpy(hp->off, r.off, sizeof(r.off[0]) * (size_t)r.nf);
+			memcpy(hp->aux, r.aux, sizeof(r.aux[0]) * (size_t)r.naux);
+		}
+		free(r.labels_buf);
+	}
+done:
+	for (size_t j = 0; j < mi.nowned; j++)
+		free(mi.owned[j]);
+	free(mi.owned);
+	free(mi.defs);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return err;
+}
