@@ -36,6 +36,8 @@ struct html {
 	uint64_t *addrs;            /* addresses shown, in order met */
 	size_t naddrs, capaddrs;
 	bool gvc_used, own_used;
+	void *gvc;                  /* one Graphviz context for the page (libgvc 2.42
+				     * reads freed memory when a second one is made) */
 };
 
 /* ---- text ------------------------------------------------------------ */
@@ -181,7 +183,9 @@ static bool draw_gvc(struct html *h, const struct pg_cycle_group *gr)
 		return false;
 	}
 	bool ok = false;
-	GVC_t *gvc = gvContext();
+	if (!h->gvc)
+		h->gvc = gvContext();
+	GVC_t *gvc = h->gvc;
 	Agraph_t *g = gvc ? agmemread(dot) : NULL;
 	if (g && gvLayout(gvc, g, "dot") == 0) {
 		char *svg = NULL;
@@ -202,8 +206,6 @@ static bool draw_gvc(struct html *h, const struct pg_cycle_group *gr)
 	}
 	if (g)
 		agclose(g);
-	if (gvc)
-		gvFreeContext(gvc);
 	free(dot);
 	return ok;
 }
@@ -971,5 +973,9 @@ int pg_report_html(FILE *out, const struct pg_report *a)
 	fputs(pg_html_js, out);
 	fputs("</script>\n</body></html>\n", out);
 	free(h.addrs);
+#ifdef PG_HAVE_GVC
+	if (h.gvc)
+		gvFreeContext(h.gvc);
+#endif
 	return ferror(out) ? -1 : 0;
 }
