@@ -133,6 +133,15 @@ static int write_atomic(const char *path, const struct pg_report *a, int (*fn)(F
 		free(tmp);
 		return -1;
 	}
+	/* mkstemp makes it 0600: a report is made to be shared, as umask allows */
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) != 0) {
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
 	FILE *f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);

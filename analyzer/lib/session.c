@@ -38,9 +38,10 @@ struct pg_session {
 	void *progress_arg;
 };
 
-/* The stages' shares of the whole (percent; measured on big_heap's and the
- * bench cores, --verbose's times): where the progress line stands as each
- * begins. */
+/* Where the progress line stands as each stage begins: the stages' shares
+ * of the whole, from --verbose's times on big_heap's core (300,000 tracked
+ * objects): open 7%, walk 7%, graph 19%, every object 40%, collection 3%,
+ * cycles 5%, memory 6%, waiting for retention 13%. */
 static void progress(pg_session *s, const char *stage, int percent)
 {
 	if (s->progress)
@@ -154,7 +155,7 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	double t0 = now_ms();
 	bool retention = (what & PG_ANALYZE_RETENTION) == PG_ANALYZE_RETENTION;
 	pg_error *err = NULL;
-	progress(s, "walk", 5);
+	progress(s, "walk", 7);
 	if (what & PG_ANALYZE_MEMORY)
 		err = pg_memory_prepare(s->core, &s->log, &s->mprep);
 	if (!err)
@@ -163,14 +164,14 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 		err = s->fam->ops->walk(s->fam, max_objects, s->model);
 	double t1 = now_ms();
 	if (!err && (what & PG_ANALYZE_GRAPH)) {
-		progress(s, "graph", 25);
+		progress(s, "graph", 14);
 		if (retention)
 			pg_model_want_all(s->model);
 		err = pg_model_build_graph(s->model);
 	}
 	double t2 = now_ms();
 	if (!err && retention) {
-		progress(s, "every object", 45);
+		progress(s, "every object", 33);
 		err = pg_model_build_all(s->model);
 	}
 	double t2b = now_ms();
@@ -183,12 +184,12 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	if (!err && retention && !threaded)
 		run_retention(&job);
 	if (!err && (what & 2)) {
-		progress(s, "collection", 55);
+		progress(s, "collection", 73);
 		err = pg_collect_run(s->model, &s->warn, &s->coll);
 	}
 	double t3 = now_ms();
 	if (!err && (what & 4)) {
-		progress(s, "cycles", 65);
+		progress(s, "cycles", 76);
 		err = pg_cycles_find(s->model, s->coll, &s->cycles);
 	}
 	double t4 = now_ms();
@@ -196,12 +197,12 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	 * types: the dominators never read those) */
 	double t5 = t4, t6 = t4;
 	if (!err && (what & PG_ANALYZE_MEMORY)) {
-		progress(s, "memory", 75);
+		progress(s, "memory", 81);
 		err = pg_memory_run(s->core, s->fam, s->model, &s->log, &s->warn, s->mprep, &s->memory);
 		t6 = now_ms();
 	}
 	if (threaded) {
-		progress(s, "retention", 85);
+		progress(s, "retention", 87);
 		pthread_join(job.tid, NULL);
 	}
 	if (retention) {
