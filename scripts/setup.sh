@@ -3,8 +3,9 @@
 #  - build deps: meson, ninja, pkg-config, elfutils (libdw/libelf), jansson, gcc, clang
 #  - Python 2.7 (release + debug interpreter with DWARF) from Debian bullseye, pinned at
 #    priority 100 so that nothing else on the machine changes
-#  - gdb (gcore) to make fixture cores, graphviz to render --dot output, groff-base
-#    to check the man page
+#  - gdb (gcore) to make fixture cores, graphviz to render --dot output (and libgvc,
+#    libgraphviz-dev, to lay out --html's cycles), chromium to render --html in a test,
+#    groff-base to check the man page
 #  - zstd, lz4, liblzma, zlib, bzip2 (libraries and tools) for compressed cores;
 #    debuginfod and libarchive-tools for the debuginfod test; libpython2.7-dev (bullseye)
 #    for the embedding host
@@ -47,8 +48,10 @@ py2=${PYCORE_PYTHON2:-/usr/bin/python2.7}
 pkgs=(meson ninja-build pkg-config gcc clang libclang-rt-14-dev libdw-dev libelf-dev libjansson-dev
       libzstd-dev liblz4-dev liblzma-dev zlib1g-dev libbz2-dev zstd lz4 xz-utils gzip bzip2
       debuginfod libarchive-tools gdb graphviz file groff-base
-      libc6-dbg)
+      libc6-dbg libgraphviz-dev chromium)
 # libc6-dbg: libc's DWARF (main_arena, mp_, the arena list) for the memory tree's malloc state.
+# libgraphviz-dev: libgvc lays out the cycles --html draws; chromium (headless) renders
+# the --html page in its test.
 # libpython2.7-testsuite: CPython's own Lib/test, run as a fixture heap (scenario stdlib_suite);
 # libpython2.7-dev: libpython2.7.so for the embedding host (fixtures/embed/host.c)
 py_pkgs=(python2.7 python2.7-dbg libpython2.7-testsuite libpython2.7-dev)

@@ -13,6 +13,8 @@
 
 #include "../report/report.h"
 #include "cli.h"
+#include "failon.h"
+#include "progress.h"
 #include "pycore/pycore.h"
 
 #ifndef PG_VERSION
@@ -24,7 +26,7 @@
 #define PG_STR(x) PG_STR_(x)
 
 /* The exit status, as --help, the man page and the README document it. */
-enum { EXIT_ANALYSED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3 };
+enum { EXIT_ANALYSED = 0, EXIT_INTERNAL = 1, EXIT_USAGE = 2, EXIT_BAD_INPUT = 3, EXIT_FAIL_ON = 4 };
 
 static const char usage_text[] =
 	"usage: pycore-garbage [OPTIONS] CORE\n"
@@ -69,6 +71,27 @@ static const char usage_text[] =
 	"                          group\n"
 	"  --components            also list every non-trivial strongly connected\n"
 	"                          component (a text section, or a JSON key)\n"
+	"  --html FILE             one self-contained HTML page (nothing fetched): the\n"
+	"                          leak patterns with their cycles drawn, the largest\n"
+	"                          retainers, the memory as a picture, the histogram,\n"
+	"                          threads, warnings; every address opens its details;\n"
+	"                          FILE '-' writes it to stdout instead of the report\n"
+	"  --fail-on COND[,COND]   exit 4 when a condition holds (each that holds is said\n"
+	"                          on stderr); quote it for the shell's '>':\n"
+	"                            garbage>N          gc.garbage holds more than N objects\n"
+	"                            uncollectable>N    a collection would leave more than N\n"
+	"                                               tracked objects uncollectable\n"
+	"                            type:NAME>N        more than N objects of type NAME\n"
+	"                            retained:PATH>SIZE the retainer with path PATH (as the\n"
+	"                                               report prints it) retains more than\n"
+	"                                               SIZE bytes (K, M, G: 1024s)\n"
+	"                            growth:NAME>N      (diff only) NAME's count grew by more\n"
+	"                                               than N\n"
+	"  --allow FILE            cycle shapes, one a line as the report prints them:\n"
+	"                          their objects count for neither garbage>N nor\n"
+	"                          uncollectable>N\n"
+	"  --quiet                 no progress on stderr (shown only when stderr is a\n"
+	"                          terminal and the core is 64 MiB or more)\n"
 	"  --top N                 rows of the type histogram in the text report (25)\n"
 	"  --verbose               log how the interpreter and its state were found\n"
 	"  -h, --help              this text\n"
@@ -79,7 +102,8 @@ static const char usage_text[] =
 	"  1  internal error (out of memory, cannot write the report)\n"
 	"  2  usage error\n"
 	"  3  cannot analyse this input: not an ELF core, truncated before its\n"
-	"     headers, no Python 2.7 interpreter in it, no debug info for it, ...\n";
+	"     headers, no Python 2.7 interpreter in it, no debug info for it, ...\n"
+	"  4  analysed, and a --fail-on condition holds\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -101,13 +125,22 @@ static int fail(pg_error *err)
 
 /* Writes the picture to a temporary name beside path, then renames it: a
  * failed run leaves no half-written file, and never an input overwritten. */
-static int write_dot(const char *path, const struct pg_report *a)
+static int write_atomic(const char *path, const struct pg_report *a, int (*fn)(FILE *, const struct pg_report *))
 {
 	char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
 		return -1;
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	/* mkstemp makes it 0600: a report is made to be shared, as umask allows */
+	mode_t um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) != 0) {
+		close(fd);
+		unlink(tmp);
 		free(tmp);
 		return -1;
 	}
@@ -118,7 +151,7 @@ static int write_dot(const char *path, const struct pg_report *a)
 		free(tmp);
 		return -1;
 	}
-	int r = pg_report_dot(f, a);
+	int r = fn(f, a);
 	if (fflush(f) != 0 || fsync(fd) != 0)
 		r = -1;
 	if (fclose(f) != 0)
@@ -157,7 +190,7 @@ int pg_main(int argc, char **argv)
 	optind = 0; /* reentrant: the fuzzer calls this many times */
 	bool verbose = false;
 	enum { O_JSON = 256, O_EXE, O_SYSROOT, O_DEBUGINFO, O_MAXOBJ, O_TOP, O_NOCOLLECT, O_NOCYCLES, O_MAXGROUPS, O_DOT, O_OBJECT, O_COMPONENTS, O_VERBOSE,
-	       O_NOMEMORY, O_NORETENTION, O_WHY };
+	       O_NOMEMORY, O_NORETENTION, O_WHY, O_HTML, O_FAILON, O_ALLOW, O_QUIET };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "exe", required_argument, NULL, O_EXE },
@@ -175,6 +208,10 @@ int pg_main(int argc, char **argv)
 		{ "components", no_argument, NULL, O_COMPONENTS },
 		{ "object", required_argument, NULL, O_OBJECT },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "html", required_argument, NULL, O_HTML },
+		{ "fail-on", required_argument, NULL, O_FAILON },
+		{ "allow", required_argument, NULL, O_ALLOW },
+		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -184,10 +221,13 @@ int pg_main(int argc, char **argv)
 	bool memory = true, retention = true, have_why = false;
 	uint64_t why_addr = 0;
 	size_t max_groups = 10;
-	const char *dot = NULL;
+	const char *dot = NULL, *html = NULL, *allow = NULL;
+	bool quiet = false;
+	struct pg_conds conds = { 0 };
+	char why[512];
 	uint64_t *object_addrs = NULL;
 	size_t nobjects = 0;
-#define RETURN(x) do { int rc_ = (x); free(object_addrs); return rc_; } while (0)
+#define RETURN(x) do { int rc_ = (x); free(object_addrs); pg_conds_free(&conds); return rc_; } while (0)
 	size_t max_objects = 100000000, top = 25;
 	int c;
 	/* getopt_long's own messages ("option '--top' requires an argument",
@@ -245,6 +285,13 @@ int pg_main(int argc, char **argv)
 			break;
 		}
 		case O_VERBOSE: verbose = true; break;
+		case O_HTML: html = optarg; break;
+		case O_ALLOW: allow = optarg; break;
+		case O_QUIET: quiet = true; break;
+		case O_FAILON:
+			if (!pg_conds_parse(&conds, optarg, why, sizeof(why)))
+				RETURN(usage_error("%s", why));
+			break;
 		case 'h': fputs(usage_text, stdout); RETURN(fflush(stdout) ? EXIT_INTERNAL : 0);
 		case 'V': printf("pycore-garbage %s\n", PG_VERSION); RETURN(fflush(stdout) ? EXIT_INTERNAL : 0);
 		default:
@@ -265,6 +312,24 @@ int pg_main(int argc, char **argv)
 						  : "--why needs the retention analysis: it does not go with --no-retention"));
 	if (dot && !collect)
 		RETURN(usage_error("%s", "--dot draws cycles: it does not go with --no-collect"));
+	bool html_stdout = html && strcmp(html, "-") == 0;
+	if (html && (have_object || have_why || dot_stdout || (html_stdout && json)))
+		RETURN(usage_error("%s", "--html is a whole report: it does not go with --object, --why, --dot -, or (--html -) --json"));
+	if (conds.n && (have_object || have_why || dot_stdout))
+		RETURN(usage_error("%s", "--fail-on judges a whole analysis: it does not go with --object, --why or --dot -"));
+	if (pg_conds_has(&conds, PG_COND_GROWTH))
+		RETURN(usage_error("%s", "--fail-on growth:NAME>N compares two cores: it goes with the diff subcommand"));
+	if (!collect && pg_conds_has(&conds, PG_COND_UNCOLLECTABLE))
+		RETURN(usage_error("%s", "--fail-on uncollectable>N needs the collection: it does not go with --no-collect"));
+	if ((!collect || !retention) && pg_conds_has(&conds, PG_COND_RETAINED))
+		RETURN(usage_error("%s", "--fail-on retained:PATH>SIZE needs the retention analysis: it does not go with "
+					 "--no-collect or --no-retention"));
+	if (allow && !conds.n)
+		RETURN(usage_error("%s", "--allow says which cycles --fail-on does not count: it needs --fail-on"));
+	if (allow && !collect)
+		RETURN(usage_error("%s", "--allow names cycle shapes: it does not go with --no-collect"));
+	if (allow && !pg_conds_allow_load(&conds, allow, why, sizeof(why)))
+		RETURN(usage_error("%s", why));
 	if (optind != argc - 1)
 		RETURN(usage_error("%s", optind >= argc ? "no CORE given" : "more than one CORE given"));
 	so.core = argv[optind];
@@ -272,6 +337,18 @@ int pg_main(int argc, char **argv)
 		struct stat sa, sb;
 		if (stat(dot, &sa) == 0 && stat(so.core, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
 			RETURN(usage_error("--dot %s would write over the core", dot));
+	}
+	if (html && !html_stdout) {
+		struct stat sa, sb;
+		if (stat(html, &sa) == 0 && stat(so.core, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)
+			RETURN(usage_error("--html %s would write over the core", html));
+	}
+	/* progress on a terminal only, for a big core */
+	struct pg_progress prog_state;
+	if (!quiet && pg_progress_wanted(so.core)) {
+		pg_progress_init(&prog_state, stderr);
+		so.progress = pg_progress_cb;
+		so.progress_arg = &prog_state;
 	}
 
 	if (verbose)
@@ -282,7 +359,7 @@ int pg_main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	pg_session *s = NULL;
 	int code = EXIT_ANALYSED;
-	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;
+	enum pg_analyses what = !collect ? PG_ANALYZE_WALK : cycles || dot || html || allow ? PG_ANALYZE_CYCLES : PG_ANALYZE_COLLECT;
 	/* the memory tree is part of the reports (not of --object or --dot -) */
 	if (memory && !have_object && !have_why && !dot_stdout)
 		what = (enum pg_analyses)(what | PG_ANALYZE_MEMORY);
@@ -295,6 +372,8 @@ int pg_main(int argc, char **argv)
 	pg_error *err = pg_session_open(&so, &s);
 	if (!err)
 		err = pg_session_analyze(s, what, max_objects);
+	if (so.progress)
+		pg_progress_done(&prog_state);
 	if (err) {
 		code = fail(err);
 		pg_session_close(s);
@@ -356,17 +435,27 @@ int pg_main(int argc, char **argv)
 		}
 	} else if (dot_stdout) {
 		r = pg_session_cycles(s) ? pg_report_dot(stdout, &a) : 0;
+	} else if (html_stdout) {
+		r = pg_report_html(stdout, &a);
 	} else {
 		r = json ? pg_report_json(stdout, &a) : pg_report_text(stdout, &a);
 	}
-	if (r == 0 && code == EXIT_ANALYSED && dot && !dot_stdout && pg_session_cycles(s) && write_dot(dot, &a) != 0) {
+	if (r == 0 && code == EXIT_ANALYSED && dot && !dot_stdout && pg_session_cycles(s) &&
+	    write_atomic(dot, &a, pg_report_dot) != 0) {
 		fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", dot, strerror(errno));
+		code = EXIT_INTERNAL;
+	}
+	if (r == 0 && code == EXIT_ANALYSED && html && !html_stdout && write_atomic(html, &a, pg_report_html) != 0) {
+		fprintf(stderr, "pycore-garbage: cannot write %s: %s\n", html, strerror(errno));
 		code = EXIT_INTERNAL;
 	}
 	if (r != 0 || fflush(stdout) != 0) {
 		fprintf(stderr, "pycore-garbage: cannot write the report: %s\n", strerror(errno));
 		code = EXIT_INTERNAL;
 	}
+	/* the verdict, after the report is out */
+	if (code == EXIT_ANALYSED && conds.n && pg_conds_eval(&conds, s, stderr) > 0)
+		code = EXIT_FAIL_ON;
 	pg_session_close(s);
 	RETURN(code);
 }

@@ -34,7 +34,19 @@ struct pg_session {
 	size_t nholders, capholders;
 	struct pg_core_info core_info;
 	bool analyzed;
+	void (*progress)(void *arg, const char *stage, int percent);
+	void *progress_arg;
 };
+
+/* Where the progress line stands as each stage begins: the stages' shares
+ * of the whole, from --verbose's times on big_heap's core (300,000 tracked
+ * objects): open 7%, walk 7%, graph 19%, every object 40%, collection 3%,
+ * cycles 5%, memory 6%, waiting for retention 13%. */
+static void progress(pg_session *s, const char *stage, int percent)
+{
+	if (s->progress)
+		s->progress(s->progress_arg, stage, percent);
+}
 
 static double now_ms(void)
 {
@@ -50,6 +62,9 @@ pg_error *pg_session_open(const struct pg_session_options *o, pg_session **ret)
 		return PG_ENOMEM;
 	s->log.fn = o->log;
 	s->log.arg = o->log_arg;
+	s->progress = o->progress;
+	s->progress_arg = o->progress_arg;
+	progress(s, "open", 0);
 	pg_warnings_init(&s->warn, &s->log);
 	double t0 = now_ms();
 	struct pg_core_options co = { .path = o->core, .exe = o->exe, .sysroot = o->sysroot,
@@ -140,6 +155,7 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 	double t0 = now_ms();
 	bool retention = (what & PG_ANALYZE_RETENTION) == PG_ANALYZE_RETENTION;
 	pg_error *err = NULL;
+	progress(s, "walk", 7);
 	if (what & PG_ANALYZE_MEMORY)
 		err = pg_memory_prepare(s->core, &s->log, &s->mprep);
 	if (!err)
@@ -148,13 +164,16 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 		err = s->fam->ops->walk(s->fam, max_objects, s->model);
 	double t1 = now_ms();
 	if (!err && (what & PG_ANALYZE_GRAPH)) {
+		progress(s, "graph", 14);
 		if (retention)
 			pg_model_want_all(s->model);
 		err = pg_model_build_graph(s->model);
 	}
 	double t2 = now_ms();
-	if (!err && retention)
+	if (!err && retention) {
+		progress(s, "every object", 33);
 		err = pg_model_build_all(s->model);
+	}
 	double t2b = now_ms();
 	/* the dominators read only the model: they run beside the collection
 	 * and the cycles (which ask the family, and may add types and rows) */
@@ -164,21 +183,28 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 		threaded = pthread_create(&job.tid, NULL, run_retention, &job) == 0;
 	if (!err && retention && !threaded)
 		run_retention(&job);
-	if (!err && (what & 2))
+	if (!err && (what & 2)) {
+		progress(s, "collection", 73);
 		err = pg_collect_run(s->model, &s->warn, &s->coll);
+	}
 	double t3 = now_ms();
-	if (!err && (what & 4))
+	if (!err && (what & 4)) {
+		progress(s, "cycles", 76);
 		err = pg_cycles_find(s->model, s->coll, &s->cycles);
+	}
 	double t4 = now_ms();
 	/* the memory tree reads the model too (and the family, which may add
 	 * types: the dominators never read those) */
 	double t5 = t4, t6 = t4;
 	if (!err && (what & PG_ANALYZE_MEMORY)) {
+		progress(s, "memory", 81);
 		err = pg_memory_run(s->core, s->fam, s->model, &s->log, &s->warn, s->mprep, &s->memory);
 		t6 = now_ms();
 	}
-	if (threaded)
+	if (threaded) {
+		progress(s, "retention", 87);
 		pthread_join(job.tid, NULL);
+	}
 	if (retention) {
 		if (!err)
 			err = job.err;
@@ -199,6 +225,8 @@ pg_error *pg_session_analyze(pg_session *s, enum pg_analyses what, size_t max_ob
 		pg_logf(&s->log, "time: retention: roots %.1f ms, search %.1f ms, predecessors %.1f ms, dominators %.1f ms, "
 			"retainers %.1f ms, paths %.1f ms", s->ret->ms[0], s->ret->ms[1], s->ret->ms[2], s->ret->ms[3],
 			s->ret->ms[4], s->ret->ms[5]);
+	if (!err)
+		progress(s, "done", 100);
 	return err;
 }
 

@@ -25,6 +25,8 @@ int pg_report_object(FILE *out, const struct pg_report *a, const struct pg_objec
 /* Several --object: one JSON document ({"object": ...} for one, else
  * {"objects": [...]}). */
 int pg_report_objects_json(FILE *out, const struct pg_report *a, struct pg_object *const *o, size_t n);
+/* --html: one self-contained page (report/html.c). */
+int pg_report_html(FILE *out, const struct pg_report *a);
 /* --why: the path from a root, or why there is none. */
 int pg_report_why(FILE *out, const struct pg_report *a, const struct pg_why *w, bool json);
 

@@ -33,6 +33,11 @@ struct pg_session_options {
 	/* where log lines go (what --verbose prints), or NULL */
 	void (*log)(void *arg, const char *line);
 	void *log_arg;
+	/* progress, or NULL: called from the session's thread as each stage
+	 * begins ("walk", "graph", ...) with the share of the whole work done
+	 * so far, 0..100, and with 100 at the end of pg_session_analyze */
+	void (*progress)(void *arg, const char *stage, int percent);
+	void *progress_arg;
 };
 
 pg_error *pg_session_open(const struct pg_session_options *o, pg_session **ret);
