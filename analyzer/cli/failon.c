@@ -239,19 +239,6 @@ static bool allowed(const struct pg_conds *c, const char *shape)
 	return hit;
 }
 
-static const char *num(char *buf, size_t cap, uint64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	size_t o = 0;
-	for (int i = 0; i < n && o + 2 < cap; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = 0;
-	return buf;
-}
 
 /* gc.garbage's objects that are in no allowed pattern; *nallowed: the others */
 static uint64_t garbage_count(const struct pg_conds *c, pg_session *s, uint64_t *nallowed)
@@ -307,7 +294,7 @@ size_t pg_conds_eval(const struct pg_conds *c, pg_session *s, FILE *err)
 			value = garbage_count(c, s, &nallowed);
 			if (value > x->limit)
 				fprintf(err, "pycore-garbage: --fail-on %s holds: gc.garbage holds %s object%s", t,
-					num(b1, sizeof(b1), value), value == 1 ? "" : "s");
+					pg_fmt_count(b1, sizeof(b1), value), value == 1 ? "" : "s");
 			break;
 		case PG_COND_UNCOLLECTABLE:
 			if (!co) {
@@ -323,7 +310,7 @@ size_t pg_conds_eval(const struct pg_conds *c, pg_session *s, FILE *err)
 			value = value > nallowed ? value - nallowed : 0;
 			if (value > x->limit)
 				fprintf(err, "pycore-garbage: --fail-on %s holds: a full collection now would leave %s tracked"
-					" object%s uncollectable", t, num(b1, sizeof(b1), value), value == 1 ? "" : "s");
+					" object%s uncollectable", t, pg_fmt_count(b1, sizeof(b1), value), value == 1 ? "" : "s");
 			break;
 		case PG_COND_TYPE:
 			for (size_t k = 0; k < m->nrows; k++)
@@ -332,7 +319,7 @@ size_t pg_conds_eval(const struct pg_conds *c, pg_session *s, FILE *err)
 			if (value > x->limit) {
 				char *en = pg_escape_dup(x->name);
 				fprintf(err, "pycore-garbage: --fail-on %s holds: %s objects of type %s", t,
-					num(b1, sizeof(b1), value), en ? en : "?");
+					pg_fmt_count(b1, sizeof(b1), value), en ? en : "?");
 				free(en);
 			}
 			break;
@@ -350,7 +337,7 @@ size_t pg_conds_eval(const struct pg_conds *c, pg_session *s, FILE *err)
 				fprintf(err, "pycore-garbage: --fail-on %s: no retainer has this path (the report lists them)\n", t);
 				known = false;
 			} else if (value > x->limit) {
-				fprintf(err, "pycore-garbage: --fail-on %s holds: it retains %s bytes", t, num(b1, sizeof(b1), value));
+				fprintf(err, "pycore-garbage: --fail-on %s holds: it retains %s bytes", t, pg_fmt_count(b1, sizeof(b1), value));
 			}
 			break;
 		}
@@ -360,7 +347,7 @@ size_t pg_conds_eval(const struct pg_conds *c, pg_session *s, FILE *err)
 		}
 		if (known && value > x->limit) {
 			if (nallowed)
-				fprintf(err, " (and %s in allowed patterns)", num(b2, sizeof(b2), nallowed));
+				fprintf(err, " (and %s in allowed patterns)", pg_fmt_count(b2, sizeof(b2), nallowed));
 			fputc('\n', err);
 			held++;
 		}
@@ -384,7 +371,7 @@ size_t pg_conds_eval_growth(const struct pg_conds *c, const struct pg_type_delta
 		if (delta > 0 && (uint64_t)delta > x->limit) {
 			char *e = pg_escape_dup(x->text), *en = pg_escape_dup(x->name);
 			fprintf(err, "pycore-garbage: --fail-on %s holds: %s grew by %s\n", e ? e : "?", en ? en : "?",
-				num(b1, sizeof(b1), (uint64_t)delta));
+				pg_fmt_count(b1, sizeof(b1), (uint64_t)delta));
 			free(e);
 			free(en);
 			held++;

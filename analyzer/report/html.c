@@ -65,36 +65,7 @@ static void h_text(FILE *out, const char *s)
 	free(e);
 }
 
-static const char *num(char *buf, size_t cap, uint64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	size_t o = 0;
-	for (int i = 0; i < n && o + 2 < cap; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = 0;
-	return buf;
-}
 
-static const char *bytes(char *buf, size_t cap, uint64_t v)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	if (v < 1024) {
-		snprintf(buf, cap, "%" PRIu64 " B", v);
-		return buf;
-	}
-	double d = (double)v / 1024;
-	int u = 0;
-	while (d >= 1024 && u < 3) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
-	return buf;
-}
 
 static const char *row_name(const struct pg_model *m, uint32_t row)
 {
@@ -319,7 +290,7 @@ static void pattern(struct html *h, const struct pg_cycle_group *gr, size_t gi)
 	char b1[32], b2[32], b3[32];
 	uint64_t c = gr->components ? gr->components : 1;
 	fprintf(out, "<div class=\"pattern k-%s\"><h3><span class=\"count\">x%s</span> <span class=\"shape\">",
-		pg_cycle_kind_name(gr->kind), num(b1, sizeof(b1), gr->components));
+		pg_cycle_kind_name(gr->kind), pg_fmt_count(b1, sizeof(b1), gr->components));
 	h_text(out, gr->shape);
 	fputs("</span></h3>\n<p>", out);
 	if (gr->kind == PG_CY_DEFERRED)
@@ -332,9 +303,9 @@ static void pattern(struct html *h, const struct pg_cycle_group *gr, size_t gi)
 	} else {
 		fputs(gr->kind == PG_CY_COLLECTABLE ? "collectable: a full collection frees it" : pg_cycle_kind_name(gr->kind), out);
 	}
-	fprintf(out, "</p>\n<p>%s objects (%s untracked), %s per cycle, %s in all; e.g. ", num(b1, sizeof(b1), gr->objects / c),
-		num(b3, sizeof(b3), gr->untracked_objects / c), bytes(b2, sizeof(b2), gr->bytes / c),
-		bytes(b3, sizeof(b3), gr->bytes));
+	fprintf(out, "</p>\n<p>%s objects (%s untracked), %s per cycle, %s in all; e.g. ", pg_fmt_count(b1, sizeof(b1), gr->objects / c),
+		pg_fmt_count(b3, sizeof(b3), gr->untracked_objects / c), pg_fmt_bytes(b2, sizeof(b2), gr->bytes / c),
+		pg_fmt_bytes(b3, sizeof(b3), gr->bytes));
 	h_text(out, row_name(h->m, h->m->row[gr->steps[0].from]));
 	fputs(" at ", out);
 	h_addr(h, h->m->addr[gr->steps[0].from]);
@@ -376,21 +347,21 @@ static void verdict(struct html *h)
 				kb += cy->groups[i].bytes;
 				np++;
 			}
-		fprintf(out, "gc.garbage holds <b>%s</b> object%s", num(b1, sizeof(b1), m->ngarbage), m->ngarbage == 1 ? "" : "s");
+		fprintf(out, "gc.garbage holds <b>%s</b> object%s", pg_fmt_count(b1, sizeof(b1), m->ngarbage), m->ngarbage == 1 ? "" : "s");
 		if (cy)
-			fprintf(out, " keeping %s objects alive (%s): <b>%zu leak pattern%s</b>", num(b2, sizeof(b2), kept),
-				bytes(b3, sizeof(b3), kb), np, np == 1 ? "" : "s");
+			fprintf(out, " keeping %s objects alive (%s): <b>%zu leak pattern%s</b>", pg_fmt_count(b2, sizeof(b2), kept),
+				pg_fmt_bytes(b3, sizeof(b3), kb), np, np == 1 ? "" : "s");
 		fputs(". ", out);
 	}
 	if (c) {
 		if (!c->n_unreachable)
 			fputs("A full collection now would find no cyclic garbage.", out);
 		else {
-			fprintf(out, "A full collection now would free %s tracked objects (%s)", num(b1, sizeof(b1), c->n_freed),
-				bytes(b2, sizeof(b2), c->b_freed));
+			fprintf(out, "A full collection now would free %s tracked objects (%s)", pg_fmt_count(b1, sizeof(b1), c->n_freed),
+				pg_fmt_bytes(b2, sizeof(b2), c->b_freed));
 			if (c->n_uncollectable)
 				fprintf(out, " and leave <b>%s</b> uncollectable behind %s finalizer%s.",
-					num(b3, sizeof(b3), c->n_uncollectable), num(b1, sizeof(b1), c->n_finalizers),
+					pg_fmt_count(b3, sizeof(b3), c->n_uncollectable), pg_fmt_count(b1, sizeof(b1), c->n_finalizers),
 					c->n_finalizers == 1 ? "" : "s");
 			else
 				fputs(" and add nothing to gc.garbage.", out);
@@ -458,18 +429,18 @@ static void retainers_section(struct html *h)
 		fputs("<p>The retention analysis did not run (--no-retention, --no-collect).</p></section>\n", out);
 		return;
 	}
-	fprintf(out, "<p>%s objects (%s) are reached from the roots", num(b1, sizeof(b1), r->nreached),
-		bytes(b2, sizeof(b2), r->reached_bytes));
+	fprintf(out, "<p>%s objects (%s) are reached from the roots", pg_fmt_count(b1, sizeof(b1), r->nreached),
+		pg_fmt_bytes(b2, sizeof(b2), r->reached_bytes));
 	if (r->unreached)
-		fprintf(out, "; %s (%s) from none (cyclic garbage)", num(b1, sizeof(b1), r->unreached),
-			bytes(b2, sizeof(b2), r->unreached_bytes));
+		fprintf(out, "; %s (%s) from none (cyclic garbage)", pg_fmt_count(b1, sizeof(b1), r->unreached),
+			pg_fmt_bytes(b2, sizeof(b2), r->unreached_bytes));
 	fputs(". What would be freed with each:</p>\n<table class=\"sortable\"><thead><tr><th data-t=\"n\">#</th>"
 	      "<th data-t=\"n\">retained</th><th data-t=\"n\">objects</th><th>type</th><th>address</th><th>path</th>"
 	      "<th>root</th><th>holds</th></tr></thead><tbody>\n", out);
 	for (size_t q = 0; q < r->nretainers && q < HTML_RETAINERS; q++) {
 		const struct pg_retainer *rt = &r->retainers[q];
 		fprintf(out, "<tr><td data-v=\"%zu\">%zu</td><td data-v=\"%" PRIu64 "\">%s</td><td data-v=\"%" PRIu64 "\">%s</td><td>",
-			q + 1, q + 1, rt->bytes, bytes(b1, sizeof(b1), rt->bytes), rt->count, num(b2, sizeof(b2), rt->count));
+			q + 1, q + 1, rt->bytes, pg_fmt_bytes(b1, sizeof(b1), rt->bytes), rt->count, pg_fmt_count(b2, sizeof(b2), rt->count));
 		h_text(out, row_name(m, m->row[rt->node]));
 		fputs("</td><td>", out);
 		h_addr(h, m->addr[rt->node]);
@@ -484,9 +455,9 @@ static void retainers_section(struct html *h)
 		free(name);
 		fputs("</td><td>", out);
 		for (size_t t = 0; t < rt->ntypes; t++) {
-			fprintf(out, "%s%s ", t ? ", " : "", num(b1, sizeof(b1), rt->types[t].count));
+			fprintf(out, "%s%s ", t ? ", " : "", pg_fmt_count(b1, sizeof(b1), rt->types[t].count));
 			h_text(out, row_name(m, rt->types[t].row));
-			fprintf(out, " (%s)", bytes(b2, sizeof(b2), rt->types[t].bytes));
+			fprintf(out, " (%s)", pg_fmt_bytes(b2, sizeof(b2), rt->types[t].bytes));
 		}
 		fputs("</td></tr>\n", out);
 	}
@@ -523,7 +494,7 @@ static void memory_section(struct html *h)
 		return;
 	}
 	const struct pg_memory_node *root = &mem->nodes[0];
-	fprintf(out, "<p>%s in the core, by what it is:</p>\n", bytes(b1, sizeof(b1), root->bytes));
+	fprintf(out, "<p>%s in the core, by what it is:</p>\n", pg_fmt_bytes(b1, sizeof(b1), root->bytes));
 	/* the shares as one stacked bar */
 	const double W = 960, BH = 36;
 	uint64_t sum = 0;
@@ -537,14 +508,14 @@ static void memory_section(struct html *h)
 		fprintf(out, "<rect x=\"%.2f\" y=\"0\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\"><title>", x, w, BH,
 			palette[i % NPAL]);
 		h_text(out, mem->shares[i].what);
-		fprintf(out, ": %s</title></rect>", bytes(b1, sizeof(b1), mem->shares[i].bytes));
+		fprintf(out, ": %s</title></rect>", pg_fmt_bytes(b1, sizeof(b1), mem->shares[i].bytes));
 		x += w;
 	}
 	fputs("</svg>\n<ul class=\"legend\">", out);
 	for (size_t i = 0; i < mem->nshares; i++) {
 		fprintf(out, "<li><span class=\"sw\" style=\"background:%s\"></span>", palette[i % NPAL]);
 		h_text(out, mem->shares[i].what);
-		fprintf(out, " %s (%.1f%%)</li>", bytes(b1, sizeof(b1), mem->shares[i].bytes),
+		fprintf(out, " %s (%.1f%%)</li>", pg_fmt_bytes(b1, sizeof(b1), mem->shares[i].bytes),
 			100.0 * (double)mem->shares[i].bytes / (double)root->bytes);
 	}
 	fputs("</ul>\n", out);
@@ -564,7 +535,7 @@ static void memory_section(struct html *h)
 		fprintf(out, "<g><rect x=\"%.2f\" y=\"0\" width=\"%.2f\" height=\"%.0f\" fill=\"%s\" stroke=\"#fff\"><title>", x0, w,
 			TH, col);
 		h_raw(out, mem_label(ch, lb, sizeof(lb)));
-		fprintf(out, ": %s</title></rect>\n", bytes(b1, sizeof(b1), ch->bytes));
+		fprintf(out, ": %s</title></rect>\n", pg_fmt_bytes(b1, sizeof(b1), ch->bytes));
 		double y0 = 18;
 		for (uint32_t k = 0; ch->bytes && k < ch->n; k++) {
 			const struct pg_memory_node *gc = &mem->nodes[ch->first + k];
@@ -573,7 +544,7 @@ static void memory_section(struct html *h)
 				fprintf(out, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\" "
 					     "fill-opacity=\"0.55\" stroke=\"#fff\"><title>", x0 + 2, y0, w > 4 ? w - 4 : w, hh, col);
 				h_raw(out, mem_label(gc, lb, sizeof(lb)));
-				fprintf(out, ": %s</title></rect>\n", bytes(b1, sizeof(b1), gc->bytes));
+				fprintf(out, ": %s</title></rect>\n", pg_fmt_bytes(b1, sizeof(b1), gc->bytes));
 				if (hh > 14 && w > 70) {
 					fprintf(out, "<text x=\"%.2f\" y=\"%.2f\" class=\"tm\">", x0 + 5, y0 + 12);
 					mem_label(gc, lb, sizeof(lb));
@@ -628,13 +599,13 @@ static void garbage_section(struct html *h)
 		h_text(out, gi->row == PG_NONE ? "<unreadable>" : row_name(m, gi->row));
 		if (gi->readable)
 			fprintf(out, "</td><td data-v=\"%" PRId64 "\">%" PRId64 "</td><td data-v=\"%" PRIu64 "\">%s</td></tr>\n",
-				gi->refcnt, gi->refcnt, gi->size, bytes(b1, sizeof(b1), gi->size));
+				gi->refcnt, gi->refcnt, gi->size, pg_fmt_bytes(b1, sizeof(b1), gi->size));
 		else
 			fputs("</td><td data-v=\"0\">?</td><td data-v=\"0\">?</td></tr>\n", out);
 	}
 	fputs("</tbody></table>\n", out);
 	if (m->ngarbage > HTML_GARBAGE_ROWS)
-		fprintf(out, "<p class=\"more\">... %s more (all with --json)</p>\n", num(b1, sizeof(b1), m->ngarbage - HTML_GARBAGE_ROWS));
+		fprintf(out, "<p class=\"more\">... %s more (all with --json)</p>\n", pg_fmt_count(b1, sizeof(b1), m->ngarbage - HTML_GARBAGE_ROWS));
 	fputs("</section>\n", out);
 }
 
@@ -644,11 +615,11 @@ static void histogram_section(struct html *h)
 	const struct pg_model *m = h->m;
 	char b1[32], b2[32], b3[32];
 	fprintf(out, "<section id=\"histogram\"><h2>Histogram</h2>\n<p>%s%s tracked objects (%s) in generations %s / %s / %s",
-		m->walk_limited ? "at least " : "", num(b1, sizeof(b1), m->tracked), bytes(b2, sizeof(b2), m->tracked_bytes),
-		num(b3, sizeof(b3), m->gens[0].count), num(b1, sizeof(b1), m->gens[1].count), num(b2, sizeof(b2), m->gens[2].count));
+		m->walk_limited ? "at least " : "", pg_fmt_count(b1, sizeof(b1), m->tracked), pg_fmt_bytes(b2, sizeof(b2), m->tracked_bytes),
+		pg_fmt_count(b3, sizeof(b3), m->gens[0].count), pg_fmt_count(b1, sizeof(b1), m->gens[1].count), pg_fmt_count(b2, sizeof(b2), m->gens[2].count));
 	if (m->has_all)
-		fprintf(out, "; and %s untracked objects (%s) they hold", num(b1, sizeof(b1), m->untracked),
-			bytes(b2, sizeof(b2), m->untracked_bytes));
+		fprintf(out, "; and %s untracked objects (%s) they hold", pg_fmt_count(b1, sizeof(b1), m->untracked),
+			pg_fmt_bytes(b2, sizeof(b2), m->untracked_bytes));
 	fputs(". Click a column to sort.</p>\n<table class=\"sortable\" id=\"hist\"><thead><tr><th data-t=\"n\">count</th>"
 	      "<th data-t=\"n\">bytes</th><th>type</th><th>tracked</th></tr></thead><tbody>\n", out);
 	uint32_t *order = pg_rows_sorted(m);
@@ -664,7 +635,7 @@ static void histogram_section(struct html *h)
 				continue;
 			shown++;
 			fprintf(out, "<tr><td data-v=\"%" PRIu64 "\">%s</td><td data-v=\"%" PRIu64 "\">%s</td><td>", cnt,
-				num(b1, sizeof(b1), cnt), by, bytes(b2, sizeof(b2), by));
+				pg_fmt_count(b1, sizeof(b1), cnt), by, pg_fmt_bytes(b2, sizeof(b2), by));
 			h_text(out, r->name);
 			if (r->oldstyle)
 				fputs(" (old-style instance)", out);
@@ -723,7 +694,7 @@ static void threads_section(struct html *h)
 			h_addr(h, h->m->addr[node]);
 		uint64_t rc = 0, rb = 0;
 		if (node < m_nall(h->m) && pg_retained(r, node, &rc, &rb))
-			fprintf(out, "</td><td data-v=\"%" PRIu64 "\">%s", rb, bytes(b1, sizeof(b1), rb));
+			fprintf(out, "</td><td data-v=\"%" PRIu64 "\">%s", rb, pg_fmt_bytes(b1, sizeof(b1), rb));
 		else
 			fputs("</td><td data-v=\"0\">", out);
 		fputs("</td></tr>\n", out);

@@ -11,22 +11,6 @@
 #define TEXT_CHILDREN 8   /* children shown per node; the rest summed */
 #define TEXT_LEVELS 3
 
-static const char *size_text(char *buf, size_t cap, uint64_t v)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	if (v < 1024) {
-		snprintf(buf, cap, "%" PRIu64 " B", v);
-		return buf;
-	}
-	double d = (double)v / 1024;
-	int u = 0;
-	while (d >= 1024 && u < 3) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
-	return buf;
-}
 
 static const struct {
 	const char *kind, *label;
@@ -99,7 +83,7 @@ int pg_report_memory_text(FILE *out, const struct pg_report *a)
 	const struct pg_memory_node *v = mem->nodes;
 	uint64_t total = v[0].bytes;
 	char b1[32], b2[32], lab[512];
-	fprintf(out, "%s in the core:", size_text(b1, sizeof(b1), total));
+	fprintf(out, "%s in the core:", pg_fmt_bytes(b1, sizeof(b1), total));
 	size_t shown = 0;
 	for (size_t i = 0; i < mem->nshares && shown < 6; i++) {
 		if (!mem->shares[i].bytes)
@@ -123,7 +107,7 @@ int pg_report_memory_text(FILE *out, const struct pg_report *a)
 	uint64_t nonfile = total - mem->file_bytes;
 	share(b2, sizeof(b2), mem->unexplained_bytes, nonfile);
 	fprintf(out, "  unexplained: %s (%s of the memory that is not file-backed)\n",
-		size_text(b1, sizeof(b1), mem->unexplained_bytes), b2);
+		pg_fmt_bytes(b1, sizeof(b1), mem->unexplained_bytes), b2);
 	/* the tree, depth first without recursion: a stack of (node, depth) */
 	struct {
 		uint32_t node, depth, next;   /* next: the index of the child to show next */
@@ -140,7 +124,7 @@ int pg_report_memory_text(FILE *out, const struct pg_report *a)
 				for (uint32_t k = TEXT_CHILDREN; k < x->n; k++)
 					rest += v[x->first + k].bytes;
 				share(b2, sizeof(b2), rest, total);
-				fprintf(out, "  %*s%10s %6s  ... %u more\n", 3 * (int)st[top].depth, "", size_text(b1, sizeof(b1), rest),
+				fprintf(out, "  %*s%10s %6s  ... %u more\n", 3 * (int)st[top].depth, "", pg_fmt_bytes(b1, sizeof(b1), rest),
 					b2, x->n - TEXT_CHILDREN);
 			}
 			top--;
@@ -150,7 +134,7 @@ int pg_report_memory_text(FILE *out, const struct pg_report *a)
 		const struct pg_memory_node *y = &v[c];
 		label(y, lab, sizeof(lab));
 		share(b2, sizeof(b2), y->bytes, total);
-		fprintf(out, "  %*s%10s %6s  %s\n", 3 * (int)st[top].depth, "", size_text(b1, sizeof(b1), y->bytes), b2, lab);
+		fprintf(out, "  %*s%10s %6s  %s\n", 3 * (int)st[top].depth, "", pg_fmt_bytes(b1, sizeof(b1), y->bytes), b2, lab);
 		if (y->n && st[top].depth + 1 < TEXT_LEVELS) {
 			top++;
 			st[top].node = c;

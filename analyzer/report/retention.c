@@ -25,36 +25,7 @@ static json_t *jaddr(uint64_t addr)
 	return json_string(buf);
 }
 
-static const char *num(char *buf, size_t cap, uint64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	size_t o = 0;
-	for (int i = 0; i < n && o + 2 < cap; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = 0;
-	return buf;
-}
 
-static const char *bytes(char *buf, size_t cap, uint64_t v)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	if (v < 1024) {
-		snprintf(buf, cap, "%" PRIu64 " B", v);
-		return buf;
-	}
-	double d = (double)v / 1024;
-	int u = 0;
-	while (d >= 1024 && u < 3) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
-	return buf;
-}
 
 static void fput_esc(FILE *out, const char *s)
 {
@@ -74,18 +45,18 @@ int pg_report_retention_text(FILE *out, const struct pg_report *a)
 		return 0;
 	char b1[32], b2[32], b3[32];
 	fprintf(out, "What holds the memory: %s objects (%s) are reached from the roots",
-		num(b1, sizeof(b1), r->nreached), bytes(b2, sizeof(b2), r->reached_bytes));
+		pg_fmt_count(b1, sizeof(b1), r->nreached), pg_fmt_bytes(b2, sizeof(b2), r->reached_bytes));
 	if (r->unreached)
-		fprintf(out, "; %s (%s) from none (cyclic garbage)", num(b3, sizeof(b3), r->unreached),
-			bytes(b1, sizeof(b1), r->unreached_bytes));
+		fprintf(out, "; %s (%s) from none (cyclic garbage)", pg_fmt_count(b3, sizeof(b3), r->unreached),
+			pg_fmt_bytes(b1, sizeof(b1), r->unreached_bytes));
 	fprintf(out, ".\n");
 	size_t shown = r->nretainers < TEXT_RETAINERS ? r->nretainers : TEXT_RETAINERS;
 	if (shown)
 		fprintf(out, "  largest retainers (what would be freed with each):\n");
 	for (size_t q = 0; q < shown; q++) {
 		const struct pg_retainer *rt = &r->retainers[q];
-		fprintf(out, "  %2zu. %10s in %s object%s  ", q + 1, bytes(b1, sizeof(b1), rt->bytes),
-			num(b2, sizeof(b2), rt->count), rt->count == 1 ? "" : "s");
+		fprintf(out, "  %2zu. %10s in %s object%s  ", q + 1, pg_fmt_bytes(b1, sizeof(b1), rt->bytes),
+			pg_fmt_count(b2, sizeof(b2), rt->count), rt->count == 1 ? "" : "s");
 		fput_esc(out, row_name(m, m->row[rt->node]));
 		fprintf(out, " at 0x%" PRIx64 "\n", m->addr[rt->node]);
 		char *expr = pg_session_retainer_expr(a->s, rt);
@@ -105,9 +76,9 @@ int pg_report_retention_text(FILE *out, const struct pg_report *a)
 		}
 		fprintf(out, "      holds: ");
 		for (size_t t = 0; t < rt->ntypes; t++) {
-			fprintf(out, "%s%s ", t ? ", " : "", num(b1, sizeof(b1), rt->types[t].count));
+			fprintf(out, "%s%s ", t ? ", " : "", pg_fmt_count(b1, sizeof(b1), rt->types[t].count));
 			fput_esc(out, row_name(m, rt->types[t].row));
-			fprintf(out, " (%s)", bytes(b2, sizeof(b2), rt->types[t].bytes));
+			fprintf(out, " (%s)", pg_fmt_bytes(b2, sizeof(b2), rt->types[t].bytes));
 		}
 		fputc('\n', out);
 	}
@@ -274,8 +245,8 @@ int pg_report_why(FILE *out, const struct pg_report *a, const struct pg_why *w, 
 		fprintf(out, "\n  root: ");
 		fput_esc(out, w->root_name);
 		fprintf(out, " (%s)\n", w->root_kind);
-		fprintf(out, "  retains %s in %s object%s\n", bytes(b1, sizeof(b1), w->retained_bytes),
-			num(b2, sizeof(b2), w->retained_count), w->retained_count == 1 ? "" : "s");
+		fprintf(out, "  retains %s in %s object%s\n", pg_fmt_bytes(b1, sizeof(b1), w->retained_bytes),
+			pg_fmt_count(b2, sizeof(b2), w->retained_count), w->retained_count == 1 ? "" : "s");
 		fprintf(out, "  path (%zu step%s):\n", w->nsteps - 1, w->nsteps == 2 ? "" : "s");
 		for (size_t i = 0; i < w->nsteps; i++) {
 			fprintf(out, "    ");

@@ -5,37 +5,7 @@
 #include "report.h"
 #include "../lib/base/text.h"
 
-/* 1234567 -> "1,234,567" */
-static const char *num(char *buf, size_t cap, uint64_t v)
-{
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
-	size_t o = 0;
-	for (int i = 0; i < n && o + 2 < cap; i++) {
-		if (i && (n - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = tmp[i];
-	}
-	buf[o] = 0;
-	return buf;
-}
 
-static const char *bytes(char *buf, size_t cap, uint64_t v)
-{
-	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
-	if (v < 1024) {
-		snprintf(buf, cap, "%" PRIu64 " B", v);
-		return buf;
-	}
-	double d = (double)v / 1024;
-	int u = 0;
-	while (d >= 1024 && u < 3) {
-		d /= 1024;
-		u++;
-	}
-	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
-	return buf;
-}
 
 /* Text from the core, escaped for a terminal (text.h): a few at a time,
  * freed together. */
@@ -79,11 +49,11 @@ static void objects_text(char *buf, size_t cap, uint64_t objects, uint64_t untra
 {
 	char b1[32], b2[32], b3[32];
 	if (!untracked)
-		snprintf(buf, cap, "%s tracked object%s", num(b1, sizeof(b1), objects), objects == 1 ? "" : "s");
+		snprintf(buf, cap, "%s tracked object%s", pg_fmt_count(b1, sizeof(b1), objects), objects == 1 ? "" : "s");
 	else
 		snprintf(buf, cap, "%s objects (%s tracked, %s untracked that only they hold)",
-			 num(b1, sizeof(b1), objects), num(b2, sizeof(b2), objects - untracked),
-			 num(b3, sizeof(b3), untracked));
+			 pg_fmt_count(b1, sizeof(b1), objects), pg_fmt_count(b2, sizeof(b2), objects - untracked),
+			 pg_fmt_count(b3, sizeof(b3), untracked));
 }
 
 static bool in_view(const struct pg_cycle_group *gr, bool garbage_view)
@@ -107,7 +77,7 @@ static void print_groups(FILE *out, const struct pg_report *a, bool garbage_view
 		if (shown >= a->max_groups)
 			continue;
 		shown++;
-		fprintf(out, "  x%-8s %s\n", num(b1, sizeof(b1), gr->components), E(&e, gr->shape));
+		fprintf(out, "  x%-8s %s\n", pg_fmt_count(b1, sizeof(b1), gr->components), E(&e, gr->shape));
 		if (gr->kind == PG_CY_DEFERRED)
 			fprintf(out, "            alive until the next collection: reached only from finalizer objects this one frees\n");
 		else if (gr->finalizer)
@@ -117,10 +87,10 @@ static void print_groups(FILE *out, const struct pg_report *a, bool garbage_view
 		objects_text(ob, sizeof(ob), gr->objects / c, gr->untracked_objects / c);
 		uint32_t v = gr->steps[0].from;
 		uint32_t row = g->row[v];
-		fprintf(out, "            %s, %s per cycle (%s in all", ob, bytes(b2, sizeof(b2), gr->bytes / c),
-			bytes(b1, sizeof(b1), gr->bytes));
+		fprintf(out, "            %s, %s per cycle (%s in all", ob, pg_fmt_bytes(b2, sizeof(b2), gr->bytes / c),
+			pg_fmt_bytes(b1, sizeof(b1), gr->bytes));
 		if (gr->untracked_bytes)
-			fprintf(out, "; tracked %s", bytes(b3, sizeof(b3), gr->bytes - gr->untracked_bytes));
+			fprintf(out, "; tracked %s", pg_fmt_bytes(b3, sizeof(b3), gr->bytes - gr->untracked_bytes));
 		fprintf(out, "); e.g. %s at 0x%" PRIx64 "\n", E(&e, g->rows[row].name), g->addr[v]);
 	}
 	if (total > shown)
@@ -147,12 +117,12 @@ static bool garbage_unread(FILE *out, const struct pg_model *h)
 	bool none = h->ngarbage == 0 || h->garbage_unreadable == h->ngarbage;
 	if (h->garbage_claimed_known && none)
 		fprintf(out, "gc.garbage claims %s entr%s; none could be read: %s\n\n",
-			num(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
+			pg_fmt_count(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
 			E(&e, h->garbage_problem));
 	else if (h->garbage_claimed_known)
 		fprintf(out, "gc.garbage claims %s entr%s; %s could be read: %s\n",
-			num(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
-			num(b2, sizeof(b2), h->ngarbage - h->garbage_unreadable), E(&e, h->garbage_problem));
+			pg_fmt_count(b1, sizeof(b1), h->garbage_claimed), h->garbage_claimed == 1 ? "y" : "ies",
+			pg_fmt_count(b2, sizeof(b2), h->ngarbage - h->garbage_unreadable), E(&e, h->garbage_problem));
 	else if (h->garbage_exists)
 		fprintf(out, "gc.garbage exists (the list at 0x%" PRIx64 ") but could not be read: %s\n\n",
 			h->garbage_list, E(&e, h->garbage_problem));
@@ -209,19 +179,19 @@ static void garbage_section(FILE *out, const struct pg_report *a)
 		char ob[160];
 		objects_text(ob, sizeof(ob), kept, ku);
 		fprintf(out, "gc.garbage holds %s object%s keeping %s alive (%s): %zu leak pattern%s\n",
-			num(b1, sizeof(b1), h->ngarbage), h->ngarbage == 1 ? "" : "s", ob, bytes(b4, sizeof(b4), kb),
+			pg_fmt_count(b1, sizeof(b1), h->ngarbage), h->ngarbage == 1 ? "" : "s", ob, pg_fmt_bytes(b4, sizeof(b4), kb),
 			np, np == 1 ? "" : "s");
 		if (h->walk_limited)
 			fprintf(out, "  (the walk stopped after %s tracked objects, --max-objects: only those are counted)\n",
-				num(b3, sizeof(b3), h->tracked));
+				pg_fmt_count(b3, sizeof(b3), h->tracked));
 		print_groups(out, a, true);
 		fputc('\n', out);
 	}
 	if (cy)
-		fprintf(out, "gc.garbage by type (%s in the objects themselves):\n", bytes(b2, sizeof(b2), total));
+		fprintf(out, "gc.garbage by type (%s in the objects themselves):\n", pg_fmt_bytes(b2, sizeof(b2), total));
 	else
-		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", num(b1, sizeof(b1), h->ngarbage),
-			bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
+		fprintf(out, "gc.garbage holds %s objects (%s) of %zu type%s\n", pg_fmt_count(b1, sizeof(b1), h->ngarbage),
+			pg_fmt_bytes(b2, sizeof(b2), total), ng, ng == 1 ? "" : "s");
 	free(group_of);
 	if (!gr) {
 		esc_free(&e);
@@ -231,8 +201,8 @@ static void garbage_section(FILE *out, const struct pg_report *a)
 	for (size_t k = 0; k < ng; k++) {
 		const char *name = gr[k].row == UINT32_MAX ? "<unreadable>" : h->rows[gr[k].row].name;
 		bool old = gr[k].row != UINT32_MAX && h->rows[gr[k].row].oldstyle;
-		fprintf(out, "  x%-9s %-10s %s%s\n", num(b1, sizeof(b1), gr[k].count),
-			bytes(b2, sizeof(b2), gr[k].bytes), E(&e, name), old ? " (old-style instance)" : "");
+		fprintf(out, "  x%-9s %-10s %s%s\n", pg_fmt_count(b1, sizeof(b1), gr[k].count),
+			pg_fmt_bytes(b2, sizeof(b2), gr[k].bytes), E(&e, name), old ? " (old-style instance)" : "");
 		size_t shown = 0;
 		for (size_t i = gr[k].first; i < h->ngarbage && shown < ADDRS_PER_GROUP; i++) {
 			const struct pg_garbage_item *gi = &h->garbage[i];
@@ -240,13 +210,13 @@ static void garbage_section(FILE *out, const struct pg_report *a)
 				continue;
 			if (gi->readable)
 				fprintf(out, "      [%zu] 0x%" PRIx64 "  refcnt %" PRId64 "  %s\n", i, gi->addr,
-					gi->refcnt, bytes(b2, sizeof(b2), gi->size));
+					gi->refcnt, pg_fmt_bytes(b2, sizeof(b2), gi->size));
 			else
 				fprintf(out, "      [%zu] 0x%" PRIx64 "  (unreadable)\n", i, gi->addr);
 			shown++;
 		}
 		if (gr[k].count > shown)
-			fprintf(out, "      ... %s more (all with --json)\n", num(b1, sizeof(b1), gr[k].count - shown));
+			fprintf(out, "      ... %s more (all with --json)\n", pg_fmt_count(b1, sizeof(b1), gr[k].count - shown));
 	}
 	fputc('\n', out);
 	free(gr);
@@ -261,7 +231,7 @@ static void top_types(FILE *out, const struct pg_report *a, bool (*pick)(const s
 	const struct pg_model *m = pg_session_model(a->s);
 	struct pg_rowsum *rs = pg_summarise(m, pg_session_collect(a->s), pick, &nr);
 	for (size_t i = 0; rs && i < nr && i < 5; i++)
-		fprintf(out, "      %10s %10s  %s%s\n", num(b1, sizeof(b1), rs[i].count), bytes(b2, sizeof(b2), rs[i].bytes),
+		fprintf(out, "      %10s %10s  %s%s\n", pg_fmt_count(b1, sizeof(b1), rs[i].count), pg_fmt_bytes(b2, sizeof(b2), rs[i].bytes),
 			E(&e, m->rows[rs[i].row].name), m->rows[rs[i].row].oldstyle ? " (old-style instance)" : "");
 	if (nr > 5)
 		fprintf(out, "      ... %zu more types\n", nr - 5);
@@ -280,19 +250,19 @@ static void collection_section(FILE *out, const struct pg_report *a)
 			m->approximate ? " (approximate: see warnings)" : "");
 		return;
 	}
-	fprintf(out, "A full collection now would free %s tracked object%s (%s)", num(b1, sizeof(b1), c->n_freed),
-		c->n_freed == 1 ? "" : "s", bytes(b2, sizeof(b2), c->b_freed));
+	fprintf(out, "A full collection now would free %s tracked object%s (%s)", pg_fmt_count(b1, sizeof(b1), c->n_freed),
+		c->n_freed == 1 ? "" : "s", pg_fmt_bytes(b2, sizeof(b2), c->b_freed));
 	if (c->n_uncollectable)
 		fprintf(out, " and leave %s tracked objects (%s) uncollectable behind %s finalizer%s, which gc.garbage would gain",
-			num(b3, sizeof(b3), c->n_uncollectable), bytes(b4, sizeof(b4), c->b_uncollectable),
-			num(b1, sizeof(b1), c->n_finalizers), c->n_finalizers == 1 ? "" : "s");
+			pg_fmt_count(b3, sizeof(b3), c->n_uncollectable), pg_fmt_bytes(b4, sizeof(b4), c->b_uncollectable),
+			pg_fmt_count(b1, sizeof(b1), c->n_finalizers), c->n_finalizers == 1 ? "" : "s");
 	else
 		fprintf(out, " and add nothing to gc.garbage");
 	fprintf(out, "%s.\n", m->approximate ? " (approximate: see warnings)" : "");
 	if (c->n_deferred)
 		fprintf(out, "  %s more tracked object%s (%s) survive%s it, reached only from finalizer objects it frees on the way;"
-			" the next collection frees %s.\n", num(b1, sizeof(b1), c->n_deferred), c->n_deferred == 1 ? "" : "s",
-			bytes(b2, sizeof(b2), c->b_deferred), c->n_deferred == 1 ? "s" : "", c->n_deferred == 1 ? "it" : "them");
+			" the next collection frees %s.\n", pg_fmt_count(b1, sizeof(b1), c->n_deferred), c->n_deferred == 1 ? "" : "s",
+			pg_fmt_bytes(b2, sizeof(b2), c->b_deferred), c->n_deferred == 1 ? "s" : "", c->n_deferred == 1 ? "it" : "them");
 	if (cy && count_groups(cy, false)) {
 		size_t np = count_groups(cy, false);
 		fprintf(out, "  %zu cycle pattern%s:\n", np, np == 1 ? "" : "s");
@@ -308,9 +278,9 @@ static void collection_section(FILE *out, const struct pg_report *a)
 			if (left[k].n > cy->kind_tracked[left[k].k])
 				fprintf(out, "  + %s %s tracked object%s (%s) in no pattern of their own (reached only from"
 					" objects of another fate, or through a weakref the collection rescues)\n",
-					num(b1, sizeof(b1), left[k].n - cy->kind_tracked[left[k].k]), left[k].what,
+					pg_fmt_count(b1, sizeof(b1), left[k].n - cy->kind_tracked[left[k].k]), left[k].what,
 					left[k].n - cy->kind_tracked[left[k].k] == 1 ? "" : "s",
-					bytes(b2, sizeof(b2), left[k].b - cy->kind_tracked_bytes[left[k].k]));
+					pg_fmt_bytes(b2, sizeof(b2), left[k].b - cy->kind_tracked_bytes[left[k].k]));
 	}
 	if (c->n_freed) {
 		fprintf(out, "  freed:\n");
@@ -336,20 +306,20 @@ static void components_section(FILE *out, const struct pg_report *a)
 	char b1[32], b2[32];
 	struct esc e = { 0 };
 	fprintf(out, "strongly connected components: %s in the unreachable set, %s that gc.garbage keeps alive\n",
-		num(b1, sizeof(b1), cy->nontrivial[0]), num(b2, sizeof(b2), cy->nontrivial[1]));
+		pg_fmt_count(b1, sizeof(b1), cy->nontrivial[0]), pg_fmt_count(b2, sizeof(b2), cy->nontrivial[1]));
 	for (int view = 0; view < 2; view++) {
 		for (size_t k = 0; k < cy->ncomps; k++) {
 			if (cy->comp_view[k] != view || !pg_cycles_nontrivial(cy, g, (uint32_t)k))
 				continue;
 			uint32_t first = cy->comp_first[k], end = cy->comp_first[k + 1];
 			fprintf(out, "  %s %s object%s:", view ? "gc.garbage" : "unreachable",
-				num(b1, sizeof(b1), end - first), end - first == 1 ? "" : "s");
+				pg_fmt_count(b1, sizeof(b1), end - first), end - first == 1 ? "" : "s");
 			for (uint32_t m = first; m < end && m - first < MEMBERS_SHOWN; m++) {
 				uint32_t v = cy->comp_members[m];
 				fprintf(out, "%s %s 0x%" PRIx64, m == first ? "" : ",", E(&e, g->rows[g->row[v]].name), g->addr[v]);
 			}
 			if (end - first > MEMBERS_SHOWN)
-				fprintf(out, ", ... %s more", num(b1, sizeof(b1), end - first - MEMBERS_SHOWN));
+				fprintf(out, ", ... %s more", pg_fmt_count(b1, sizeof(b1), end - first - MEMBERS_SHOWN));
 			fputc('\n', out);
 		}
 	}
@@ -415,16 +385,16 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 	if (pg_session_cycles(a->s) && a->components)
 		components_section(out, a);
 	fprintf(out, "%s%s tracked objects (%s) in generations %s / %s / %s\n", h->walk_limited ? "at least " : "",
-		num(b1, sizeof(b1), h->tracked), bytes(b2, sizeof(b2), h->tracked_bytes), num(b3, sizeof(b3), h->gens[0].count),
-		num(b4, sizeof(b4), h->gens[1].count), num(b5, sizeof(b5), h->gens[2].count));
+		pg_fmt_count(b1, sizeof(b1), h->tracked), pg_fmt_bytes(b2, sizeof(b2), h->tracked_bytes), pg_fmt_count(b3, sizeof(b3), h->gens[0].count),
+		pg_fmt_count(b4, sizeof(b4), h->gens[1].count), pg_fmt_count(b5, sizeof(b5), h->gens[2].count));
 	if (h->walk_limited)
-		fprintf(out, "  the walk stopped after %s objects (--max-objects): the lists go on\n", num(b1, sizeof(b1), h->tracked));
+		fprintf(out, "  the walk stopped after %s objects (--max-objects): the lists go on\n", pg_fmt_count(b1, sizeof(b1), h->tracked));
 	fprintf(out, "  thresholds %" PRId64 " / %" PRId64 " / %" PRId64 ", counters %" PRId64 " / %" PRId64 " / %" PRId64 "%s\n",
 		h->gens[0].threshold, h->gens[1].threshold, h->gens[2].threshold, h->gens[0].counter,
 		h->gens[1].counter, h->gens[2].counter, h->collecting ? "; core taken DURING a collection" : "");
 	if (h->has_all)
 		fprintf(out, "  and %s untracked objects (%s) they hold: str, int, untracked tuples and dicts, code, ...\n",
-			num(b1, sizeof(b1), h->untracked), bytes(b2, sizeof(b2), h->untracked_bytes));
+			pg_fmt_count(b1, sizeof(b1), h->untracked), pg_fmt_bytes(b2, sizeof(b2), h->untracked_bytes));
 	fprintf(out, "  %10s %10s  %s\n", "count", "bytes", "type");
 	/* one list: each row's tracked objects, and its untracked ones (marked) */
 	size_t nent = 0;
@@ -440,7 +410,7 @@ int pg_report_text(FILE *out, const struct pg_report *a)
 	size_t shown = 0;
 	for (size_t i = 0; i < nent && shown < a->top; i++, shown++) {
 		const struct pg_row *r = &h->rows[ent[i].row];
-		fprintf(out, "  %10s %10s  %s%s%s\n", num(b1, sizeof(b1), ent[i].count), bytes(b2, sizeof(b2), ent[i].bytes),
+		fprintf(out, "  %10s %10s  %s%s%s\n", pg_fmt_count(b1, sizeof(b1), ent[i].count), pg_fmt_bytes(b2, sizeof(b2), ent[i].bytes),
 			E(&e, r->name), r->oldstyle ? " (old-style instance)" : "", ent[i].untracked ? "  (untracked)" : "");
 	}
 	if (nent > shown)

@@ -1,6 +1,8 @@
 #include "text.h"
 
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,4 +155,37 @@ int pg_fputs_escaped(const char *s, FILE *out)
 	int r = e ? fputs(e, out) : EOF;
 	free(e);
 	return r;
+}
+
+/* 1234567 -> "1,234,567" */
+const char *pg_fmt_count(char *buf, size_t cap, uint64_t v)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	size_t o = 0;
+	for (int i = 0; i < n && o + 2 < cap; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = tmp[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+/* 1536 -> "1.5 KiB", 123 -> "123 B" */
+const char *pg_fmt_bytes(char *buf, size_t cap, uint64_t v)
+{
+	static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB" };
+	if (v < 1024) {
+		snprintf(buf, cap, "%" PRIu64 " B", v);
+		return buf;
+	}
+	double d = (double)v / 1024;
+	int u = 0;
+	while (d >= 1024 && u < 3) {
+		d /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, d < 10 ? "%.1f %s" : "%.0f %s", d, unit[u]);
+	return buf;
 }

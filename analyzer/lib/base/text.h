@@ -11,6 +11,7 @@
 #define PG_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* UTF-8 of s[0..n) with invalid sequences replaced; out must hold
@@ -28,5 +29,9 @@ int pg_utf8_valid(const char *s);
 char *pg_escape_dup(const char *s);
 /* Writes s escaped; returns EOF on a write error. */
 int pg_fputs_escaped(const char *s, FILE *out);
+
+/* A count with thousands separators, a size in B/KiB/MiB/GiB/TiB: into buf */
+const char *pg_fmt_count(char *buf, size_t cap, uint64_t v);
+const char *pg_fmt_bytes(char *buf, size_t cap, uint64_t v);
 
 #endif
