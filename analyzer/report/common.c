@@ -1,7 +1,9 @@
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report.h"
+#include "../lib/base/text.h"
 
 const char *pg_made_by_name(enum pg_made_by m)
 {
@@ -112,4 +114,39 @@ const char *pg_state_text(const struct pg_collect *c, uint32_t i)
 	if (pg_is_deferred(c, i))
 		return "unreachable, survives a full collection (reached only from finalizer objects it frees); the next one frees it";
 	return "unreachable, freed by a full collection";
+}
+
+/* A string from the core (or made of such) for JSON: UTF-8, invalid bytes
+ * as U+FFFD; null for none */
+json_t *pg_json_str(const char *s)
+{
+	char *u = s ? pg_utf8_dup(s) : NULL;
+	json_t *j = u ? json_string(u) : NULL;
+	free(u);
+	return j ? j : json_null();
+}
+
+json_t *pg_json_addr(uint64_t addr)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+	return json_string(buf);
+}
+
+/* A Graphviz string (UTF-8, Graphviz's default charset) of text already
+ * escaped for people (text.h): quotes and backslashes escaped, a line
+ * break as \n. */
+void pg_dot_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '\n') {
+			fputs("\\n", out);
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			fputc('\\', out);
+		fputc(*s, out);
+	}
+	fputc('"', out);
 }

@@ -5,29 +5,11 @@
 #include "report.h"
 #include "../lib/base/text.h"
 
-/* A Graphviz string (UTF-8, Graphviz's default charset) of text already
- * escaped for people (text.h): quotes and backslashes escaped, a line
- * break as \n. */
-static void dot_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '\n') {
-			fputs("\\n", out);
-			continue;
-		}
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
-/* dot_str of text from the core, escaped first */
+/* pg_dot_str of text from the core, escaped first */
 static void dot_text(FILE *out, const char *s)
 {
 	char *e = pg_escape_dup(s);
-	dot_str(out, e ? e : "?");
+	pg_dot_str(out, e ? e : "?");
 	free(e);
 }
 
@@ -66,7 +48,7 @@ int pg_report_dot(FILE *out, const struct pg_report *a)
 		for (size_t k = 0; k < gr->nsteps; k++) {
 			node_label(g, &gr->steps[k], buf, sizeof(buf));
 			fprintf(out, "    g%zu_%zu [label=", gi, k);
-			dot_str(out, buf);
+			pg_dot_str(out, buf);
 			if (gr->steps[k].from_finalizer)
 				fprintf(out, ", style=filled, fillcolor=\"#f4cccc\", peripheries=2");
 			fprintf(out, "];\n");

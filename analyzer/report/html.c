@@ -107,20 +107,6 @@ static void node_label(const struct pg_model *g, const struct pg_cycle_step *st,
 }
 
 #ifdef PG_HAVE_GVC
-static void dot_str(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '\n') {
-			fputs("\\n", out);
-			continue;
-		}
-		if (*s == '"' || *s == '\\')
-			fputc('\\', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
 
 /* The group's cycle laid out by libgvc as SVG; false when Graphviz could
  * not (no layout or render plugin): the caller draws it itself. */
@@ -136,7 +122,7 @@ static bool draw_gvc(struct html *h, const struct pg_cycle_group *gr)
 	for (size_t k = 0; k < gr->nsteps; k++) {
 		node_label(h->m, &gr->steps[k], buf, sizeof(buf));
 		fprintf(f, " n%zu [id=\"pga_0x%" PRIx64 "\", label=", k, h->m->addr[gr->steps[k].from]);
-		dot_str(f, buf);
+		pg_dot_str(f, buf);
 		if (gr->steps[k].from_finalizer)
 			fprintf(f, ", fillcolor=\"#f4cccc\", peripheries=2");
 		fprintf(f, "];\n");
@@ -144,7 +130,7 @@ static bool draw_gvc(struct html *h, const struct pg_cycle_group *gr)
 	for (size_t k = 0; k < gr->nsteps; k++) {
 		char *l = pg_escape_dup(gr->steps[k].label ? gr->steps[k].label : "?");
 		fprintf(f, " n%zu -> n%zu [label=", k, (k + 1) % gr->nsteps);
-		dot_str(f, l ? l : "?");
+		pg_dot_str(f, l ? l : "?");
 		fprintf(f, "];\n");
 		free(l);
 	}
@@ -729,29 +715,16 @@ static void warnings_section(struct html *h)
 
 /* ---- the embedded details --------------------------------------------- */
 
-static json_t *jstr(const char *s)
-{
-	char *u = s ? pg_utf8_dup(s) : NULL;
-	json_t *j = u ? json_string(u) : NULL;
-	free(u);
-	return j ? j : json_null();
-}
 
-static json_t *jaddr(uint64_t addr)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
-	return json_string(buf);
-}
 
 static json_t *refs_json(const struct pg_object_ref *v, size_t n)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; i < n && i < HTML_REFS; i++) {
 		json_t *o = json_object();
-		json_object_set_new(o, "a", jaddr(v[i].addr));
-		json_object_set_new(o, "t", jstr(v[i].type));
-		json_object_set_new(o, "l", jstr(v[i].label));
+		json_object_set_new(o, "a", pg_json_addr(v[i].addr));
+		json_object_set_new(o, "t", pg_json_str(v[i].type));
+		json_object_set_new(o, "l", pg_json_str(v[i].label));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -768,7 +741,7 @@ static json_t *details(struct html *h, uint64_t addr)
 		return NULL;
 	}
 	json_t *j = json_object();
-	json_object_set_new(j, "type", jstr(o->type));
+	json_object_set_new(j, "type", pg_json_str(o->type));
 	if (o->oldstyle)
 		json_object_set_new(j, "oldstyle", json_true());
 	json_object_set_new(j, "size", json_integer((json_int_t)o->size));
@@ -776,11 +749,11 @@ static json_t *details(struct html *h, uint64_t addr)
 		json_object_set_new(j, "refcnt", json_integer((json_int_t)o->refcnt));
 	json_object_set_new(j, "gen", json_integer(o->generation));
 	if (o->value)
-		json_object_set_new(j, "value", jstr(o->value));
+		json_object_set_new(j, "value", pg_json_str(o->value));
 	if (o->finalizer)
-		json_object_set_new(j, "finalizer", jstr(o->finalizer));
+		json_object_set_new(j, "finalizer", pg_json_str(o->finalizer));
 	if (o->type_object)
-		json_object_set_new(j, "type_object", jstr(o->type_object));
+		json_object_set_new(j, "type_object", pg_json_str(o->type_object));
 	const struct pg_collect *c = pg_session_collect(s);
 	if (c && o->index != PG_NONE)
 		json_object_set_new(j, "state", json_string(pg_state_text(c, o->index)));
@@ -802,25 +775,25 @@ static json_t *details(struct html *h, uint64_t addr)
 			json_t *wj = json_object();
 			json_object_set_new(wj, "reached", json_boolean(w->reached));
 			if (w->reached) {
-				json_object_set_new(wj, "expr", jstr(w->expr));
-				json_object_set_new(wj, "root", jstr(w->root_name));
-				json_object_set_new(wj, "kind", jstr(w->root_kind));
+				json_object_set_new(wj, "expr", pg_json_str(w->expr));
+				json_object_set_new(wj, "root", pg_json_str(w->root_name));
+				json_object_set_new(wj, "kind", pg_json_str(w->root_kind));
 				json_t *st = json_array();
 				size_t from = w->nsteps > HTML_WHY_STEPS ? w->nsteps - HTML_WHY_STEPS : 0;
 				if (from)
 					json_object_set_new(wj, "cut", json_integer((json_int_t)from));
 				for (size_t i = from; i < w->nsteps; i++) {
 					json_t *e = json_object();
-					json_object_set_new(e, "a", jaddr(w->steps[i].addr));
-					json_object_set_new(e, "t", jstr(w->steps[i].type));
-					json_object_set_new(e, "l", w->steps[i].label ? jstr(w->steps[i].label) : json_null());
+					json_object_set_new(e, "a", pg_json_addr(w->steps[i].addr));
+					json_object_set_new(e, "t", pg_json_str(w->steps[i].type));
+					json_object_set_new(e, "l", w->steps[i].label ? pg_json_str(w->steps[i].label) : json_null());
 					json_array_append_new(st, e);
 				}
 				json_object_set_new(wj, "steps", st);
 			} else {
 				json_object_set_new(wj, "referenced", json_boolean(w->in_graph));
 				if (w->group)
-					json_object_set_new(wj, "group", jstr(w->group->shape));
+					json_object_set_new(wj, "group", pg_json_str(w->group->shape));
 			}
 			json_object_set_new(j, "why", wj);
 			pg_why_free(w);

@@ -6,20 +6,7 @@
 #include "../lib/base/text.h"
 #include "report.h"
 
-static json_t *jstr(const char *s)
-{
-	char *u = s ? pg_utf8_dup(s) : NULL;
-	json_t *j = u ? json_string(u) : NULL;
-	free(u);
-	return j ? j : json_null();
-}
 
-static json_t *jaddr(uint64_t addr)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
-	return json_string(buf);
-}
 
 static void fput_esc(FILE *out, const char *s)
 {
@@ -35,19 +22,19 @@ static json_t *object_json(const struct pg_report *a, const struct pg_object *o)
 {
 	const struct pg_collect *c = pg_session_collect(a->s);
 	json_t *jo = json_object(), *jrefs = json_array(), *jback = json_array();
-	json_object_set_new(jo, "addr", jaddr(o->addr));
-	json_object_set_new(jo, "type", jstr(o->type));
+	json_object_set_new(jo, "addr", pg_json_addr(o->addr));
+	json_object_set_new(jo, "type", pg_json_str(o->type));
 	json_object_set_new(jo, "oldstyle", json_boolean(o->oldstyle));
-	json_object_set_new(jo, "tp_name", jstr(o->tp_name));
+	json_object_set_new(jo, "tp_name", pg_json_str(o->tp_name));
 	json_object_set_new(jo, "tracked", json_boolean(o->index != PG_NONE));
 	json_object_set_new(jo, "size", json_integer((json_int_t)o->size));
 	json_object_set_new(jo, "refcnt", o->have_refcnt ? json_integer(o->refcnt) : json_null());
 	json_object_set_new(jo, "generation", o->generation >= 0 ? json_integer(o->generation) : json_null());
 	json_object_set_new(jo, "state", json_string(pg_state_text(c, o->index)));
-	json_object_set_new(jo, "finalizer", o->finalizer ? jstr(o->finalizer) : json_null());
-	json_object_set_new(jo, "value", o->value ? jstr(o->value) : json_null());
+	json_object_set_new(jo, "finalizer", o->finalizer ? pg_json_str(o->finalizer) : json_null());
+	json_object_set_new(jo, "value", o->value ? pg_json_str(o->value) : json_null());
 	if (o->type_object)
-		json_object_set_new(jo, "type_object", jstr(o->type_object));
+		json_object_set_new(jo, "type_object", pg_json_str(o->type_object));
 	if (o->garbage_list)
 		json_object_set_new(jo, "role", json_string("gc.garbage"));
 	json_object_set_new(jo, "approximate", json_boolean(o->approximate));
@@ -63,9 +50,9 @@ static json_t *object_json(const struct pg_report *a, const struct pg_object *o)
 	for (size_t k = 0; k < o->nreferents; k++) {
 		const struct pg_object_ref *r = &o->referents[k];
 		json_t *e = json_object();
-		json_object_set_new(e, "label", jstr(r->label));
-		json_object_set_new(e, "addr", jaddr(r->addr));
-		json_object_set_new(e, "type", jstr(r->type));
+		json_object_set_new(e, "label", pg_json_str(r->label));
+		json_object_set_new(e, "addr", pg_json_addr(r->addr));
+		json_object_set_new(e, "type", pg_json_str(r->type));
 		json_object_set_new(e, "tracked", json_boolean(r->tracked));
 		if (r->garbage_list)
 			json_object_set_new(e, "role", json_string("gc.garbage"));
@@ -74,9 +61,9 @@ static json_t *object_json(const struct pg_report *a, const struct pg_object *o)
 	for (size_t k = 0; k < o->nreferrers; k++) {
 		const struct pg_object_ref *r = &o->referrers[k];
 		json_t *e = json_object();
-		json_object_set_new(e, "addr", jaddr(r->addr));
-		json_object_set_new(e, "type", jstr(r->type));
-		json_object_set_new(e, "label", jstr(r->label));
+		json_object_set_new(e, "addr", pg_json_addr(r->addr));
+		json_object_set_new(e, "type", pg_json_str(r->type));
+		json_object_set_new(e, "label", pg_json_str(r->label));
 		json_object_set_new(e, "tracked", json_boolean(r->tracked));
 		if (r->garbage_list)
 			json_object_set_new(e, "role", json_string("gc.garbage"));

@@ -4,6 +4,7 @@
 #ifndef PG_REPORT_H
 #define PG_REPORT_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "pycore/pycore.h"
@@ -60,5 +61,11 @@ const char *pg_made_by_name(enum pg_made_by m);
 uint32_t *pg_rows_sorted(const struct pg_model *m);
 /* The state of graph object i in the offline collection, as text. */
 const char *pg_state_text(const struct pg_collect *c, uint32_t i);
+
+/* JSON of a string from the core (UTF-8, U+FFFD; null for none), of an address */
+json_t *pg_json_str(const char *s);
+json_t *pg_json_addr(uint64_t addr);
+/* s as a quoted Graphviz string */
+void pg_dot_str(FILE *out, const char *s);
 
 #endif

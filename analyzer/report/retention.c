@@ -10,20 +10,7 @@
 
 #define TEXT_RETAINERS 10
 
-static json_t *jstr(const char *s)
-{
-	char *u = s ? pg_utf8_dup(s) : NULL;
-	json_t *j = u ? json_string(u) : NULL;
-	free(u);
-	return j ? j : json_null();
-}
 
-static json_t *jaddr(uint64_t addr)
-{
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
-	return json_string(buf);
-}
 
 
 
@@ -125,7 +112,7 @@ int pg_report_retention_json(json_t *root, const struct pg_report *a)
 	for (size_t i = 0; i < k; i++) {
 		const struct pg_row *row = &m->rows[order[i]];
 		json_t *o = json_object();
-		json_object_set_new(o, "type", jstr(row->name));
+		json_object_set_new(o, "type", pg_json_str(row->name));
 		json_object_set_new(o, "oldstyle", json_boolean(row->oldstyle));
 		json_object_set_new(o, "count", json_integer((json_int_t)row->ucount));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)row->ubytes));
@@ -152,8 +139,8 @@ int pg_report_retention_json(json_t *root, const struct pg_report *a)
 	for (size_t q = 0; q < r->nretainers; q++) {
 		const struct pg_retainer *rt = &r->retainers[q];
 		json_t *o = json_object();
-		json_object_set_new(o, "addr", jaddr(m->addr[rt->node]));
-		json_object_set_new(o, "type", jstr(row_name(m, m->row[rt->node])));
+		json_object_set_new(o, "addr", pg_json_addr(m->addr[rt->node]));
+		json_object_set_new(o, "type", pg_json_str(row_name(m, m->row[rt->node])));
 		json_t *rj = json_object();
 		json_object_set_new(rj, "count", json_integer((json_int_t)rt->count));
 		json_object_set_new(rj, "bytes", json_integer((json_int_t)rt->bytes));
@@ -164,18 +151,18 @@ int pg_report_retention_json(json_t *root, const struct pg_report *a)
 		if (name) {
 			rootj = json_object();
 			json_object_set_new(rootj, "kind", json_string(kind));
-			json_object_set_new(rootj, "name", jstr(name));
+			json_object_set_new(rootj, "name", pg_json_str(name));
 			free(name);
 		}
 		json_object_set_new(o, "root", rootj);
 		char *expr = pg_session_retainer_expr(a->s, rt);
-		json_object_set_new(o, "path", expr ? jstr(expr) : json_null());
+		json_object_set_new(o, "path", expr ? pg_json_str(expr) : json_null());
 		free(expr);
-		json_object_set_new(o, "top_level", jaddr(m->addr[rt->top]));
+		json_object_set_new(o, "top_level", pg_json_addr(m->addr[rt->top]));
 		json_t *tj = json_array();
 		for (size_t t = 0; t < rt->ntypes; t++) {
 			json_t *e = json_object();
-			json_object_set_new(e, "type", jstr(row_name(m, rt->types[t].row)));
+			json_object_set_new(e, "type", pg_json_str(row_name(m, rt->types[t].row)));
 			json_object_set_new(e, "count", json_integer((json_int_t)rt->types[t].count));
 			json_object_set_new(e, "bytes", json_integer((json_int_t)rt->types[t].bytes));
 			json_array_append_new(tj, e);
@@ -193,21 +180,21 @@ int pg_report_why(FILE *out, const struct pg_report *a, const struct pg_why *w, 
 	if (as_json) {
 		json_t *root = json_object(), *o = json_object();
 		json_object_set_new(root, "schema", json_string("pycore-garbage/1"));
-		json_object_set_new(o, "addr", jaddr(w->addr));
-		json_object_set_new(o, "type", jstr(w->type));
+		json_object_set_new(o, "addr", pg_json_addr(w->addr));
+		json_object_set_new(o, "type", pg_json_str(w->type));
 		json_object_set_new(o, "reached", json_boolean(w->reached));
 		if (w->reached) {
 			json_t *rj = json_object();
 			json_object_set_new(rj, "kind", json_string(w->root_kind));
-			json_object_set_new(rj, "name", jstr(w->root_name));
+			json_object_set_new(rj, "name", pg_json_str(w->root_name));
 			json_object_set_new(o, "root", rj);
-			json_object_set_new(o, "expr", jstr(w->expr));
+			json_object_set_new(o, "expr", pg_json_str(w->expr));
 			json_t *p = json_array();
 			for (size_t i = 0; i < w->nsteps; i++) {
 				json_t *e = json_object();
-				json_object_set_new(e, "addr", jaddr(w->steps[i].addr));
-				json_object_set_new(e, "type", jstr(w->steps[i].type));
-				json_object_set_new(e, "label", w->steps[i].label ? jstr(w->steps[i].label) : json_null());
+				json_object_set_new(e, "addr", pg_json_addr(w->steps[i].addr));
+				json_object_set_new(e, "type", pg_json_str(w->steps[i].type));
+				json_object_set_new(e, "label", w->steps[i].label ? pg_json_str(w->steps[i].label) : json_null());
 				json_array_append_new(p, e);
 			}
 			json_object_set_new(o, "path", p);
@@ -221,7 +208,7 @@ int pg_report_why(FILE *out, const struct pg_report *a, const struct pg_why *w, 
 			json_object_set_new(o, "referenced", json_boolean(w->in_graph));
 			if (w->group) {
 				json_t *g = json_object();
-				json_object_set_new(g, "shape", jstr(w->group->shape));
+				json_object_set_new(g, "shape", pg_json_str(w->group->shape));
 				json_object_set_new(g, "kind", json_string(pg_cycle_kind_name(w->group->kind)));
 				json_object_set_new(o, "cycle_group", g);
 			} else {
